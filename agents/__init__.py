@@ -1,0 +1,1 @@
+"""Personas: registry, LLM providers and the router."""

@@ -1,0 +1,59 @@
+"""Shared CLI plumbing: the rich consoles, JSON output, and turning typed errors into messages."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from graphs.core.database import DatabaseUnavailableError
+from graphs.workflows.errors import WorkflowError
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Exit codes: 1 refused by a business rule, 2 bad usage (typer's own), 3 infrastructure.
+EXIT_REFUSED = 1
+EXIT_UNAVAILABLE = 3
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout (no colour, safe to pipe)."""
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
+    """Decorate a command so typed errors print one clear line instead of a traceback.
+
+    ``WorkflowError`` exits with 1 (the request was refused), ``DatabaseUnavailableError`` with 3.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except WorkflowError as exc:
+            err_console.print(f"[bold red]Refused[/] ({exc.code}): {exc}")
+            raise typer.Exit(EXIT_REFUSED) from None
+        except DatabaseUnavailableError as exc:
+            err_console.print(f"[bold red]Database unavailable:[/] {exc}")
+            raise typer.Exit(EXIT_UNAVAILABLE) from None
+
+    return wrapper
+
+
+def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T] | Awaitable[T]]) -> T:
+    """Run an async callable to completion from a synchronous typer command."""
+
+    async def _main() -> T:
+        return await coro_fn()
+
+    return asyncio.run(_main())

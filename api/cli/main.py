@@ -1,0 +1,51 @@
+"""Entry point of the ``grace`` command."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+import typer
+
+from api.cli import bench, db, workflows
+from graphs.core.logs import configure_logging
+
+app = typer.Typer(
+    name="grace",
+    help=(
+        "Grace Fields: a supervisor and eight persona agents for a gallery, wellness center and "
+        "consultancy, with workflow enforcement and a RAG knowledge layer.\n\n"
+        "Data lives in an embedded PostgreSQL (+pgvector) server in your user data directory "
+        "unless DATABASE_URL points elsewhere."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(workflows.app, name="workflows")
+app.add_typer(db.app, name="db")
+app.add_typer(bench.app, name="bench")
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"grace-fields {version('grace-fields')}")
+        except PackageNotFoundError:  # running from a source tree without install
+            typer.echo("grace-fields (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    configure_logging()
+
+
+def main() -> None:
+    """Run the ``grace`` CLI."""
+    app()

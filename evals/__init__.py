@@ -1,0 +1,1 @@
+"""Offline eval suites and benchmarks; they use the product, never the reverse."""

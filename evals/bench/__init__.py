@@ -1,0 +1,1 @@
+"""Benchmarks behind ``grace bench``: each writes a JSON report and a readable table."""

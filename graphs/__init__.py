@@ -1,0 +1,1 @@
+"""The Grace supervisor graph, persona subgraphs, escalation and the workflow engine."""

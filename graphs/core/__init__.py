@@ -1,0 +1,1 @@
+"""Process foundations: settings, logging, request context, database and migrations."""

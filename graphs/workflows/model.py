@@ -1,0 +1,150 @@
+"""Typed model of the operational workflows and of the actors that fire their transitions.
+
+A workflow is a finite state machine: named states, one initial state, and transitions
+``(from_state, event) -> to_state``, each owned by exactly one actor kind. The definitions live as
+YAML under ``graphs/workflows/definitions`` and are validated into these models on load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: The eight persona subgraphs, in the seed's order. Lowercase ids are used everywhere.
+PERSONAS: tuple[str, ...] = ("nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas")
+#: The Grace runtime itself (the seed's "Base Agent Class"): timers, integrations, checks.
+SYSTEM = "system"
+#: A person decides: client, expert or staff approvals. Agents escalate to level 4 for these.
+HUMAN = "human"
+#: Every valid transition owner.
+OWNERS: tuple[str, ...] = (*PERSONAS, SYSTEM, HUMAN)
+
+OwnerKind = Literal["persona", "system", "human"]
+_IDENT = r"^[a-z][a-z0-9_]*$"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who fires an event: a persona, ``system``, or ``human[:who]``.
+
+    Attributes:
+        role: The owner value the actor matches (``nyra``…``atlas``, ``system`` or ``human``).
+        name: Optional identity for people, e.g. ``alice`` in ``human:alice``.
+    """
+
+    role: str
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Actor:
+        """Parse ``nyra``, ``system``, ``human`` or ``human:alice`` (case-insensitive role).
+
+        Raises:
+            ValueError: the role is not a persona, ``system`` or ``human``, or a name is given
+                for a non-human actor.
+        """
+        role, sep, name = text.strip().partition(":")
+        role = role.lower()
+        if role not in OWNERS:
+            raise ValueError(
+                f"unknown actor {text!r}: expected one of {', '.join(OWNERS)} (or human:NAME)"
+            )
+        if sep and role != HUMAN:
+            raise ValueError(f"only human actors carry a name, got {text!r}")
+        if sep and not name.strip():
+            raise ValueError(f"empty name in actor {text!r}")
+        return cls(role=role, name=name.strip() or None)
+
+    @property
+    def kind(self) -> OwnerKind:
+        """``persona``, ``system`` or ``human``."""
+        if self.role == HUMAN:
+            return "human"
+        return "system" if self.role == SYSTEM else "persona"
+
+    def __str__(self) -> str:
+        return f"{self.role}:{self.name}" if self.name else self.role
+
+
+class Transition(BaseModel):
+    """One edge of a workflow: ``from_state --event--> to_state``, fired only by ``owner``."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    event: str = Field(pattern=_IDENT)
+    from_state: str = Field(alias="from", pattern=_IDENT)
+    to_state: str = Field(alias="to", pattern=_IDENT)
+    owner: Literal["nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas",
+                   "system", "human"]  # fmt: skip
+
+    @property
+    def needs_human(self) -> bool:
+        """True when a person must take this step (agents escalate to level 4)."""
+        return self.owner == HUMAN
+
+
+class Workflow(BaseModel):
+    """A validated workflow definition.
+
+    Raises (on construction):
+        pydantic.ValidationError: unknown states in transitions, duplicate ``(from, event)``
+            pairs, an initial state not in ``states``, or duplicate states.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=r"^WF-[A-Z0-9-]+$")
+    name: str
+    domain: str
+    subject: str = Field(pattern=_IDENT, description="Default kind of business subject")
+    description: str
+    initial_state: str
+    states: tuple[str, ...]
+    transitions: tuple[Transition, ...]
+
+    @model_validator(mode="after")
+    def _check_graph(self) -> Workflow:
+        if len(set(self.states)) != len(self.states):
+            raise ValueError(f"{self.id}: duplicate states")
+        if self.initial_state not in self.states:
+            raise ValueError(f"{self.id}: initial state {self.initial_state!r} not in states")
+        seen: set[tuple[str, str]] = set()
+        for t in self.transitions:
+            for s in (t.from_state, t.to_state):
+                if s not in self.states:
+                    raise ValueError(f"{self.id}: transition {t.event!r} uses unknown state {s!r}")
+            key = (t.from_state, t.event)
+            if key in seen:
+                raise ValueError(f"{self.id}: duplicate transition {t.event!r} from {t.from_state}")
+            seen.add(key)
+        return self
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, str], Transition]:
+        return {(t.from_state, t.event): t for t in self.transitions}
+
+    @cached_property
+    def events(self) -> frozenset[str]:
+        """Every event name used by this workflow."""
+        return frozenset(t.event for t in self.transitions)
+
+    @cached_property
+    def terminal_states(self) -> frozenset[str]:
+        """States with no outgoing transition."""
+        sources = {t.from_state for t in self.transitions}
+        return frozenset(s for s in self.states if s not in sources)
+
+    def transition(self, state: str, event: str) -> Transition | None:
+        """The transition fired by ``event`` in ``state``, or None if there is none."""
+        return self._by_key.get((state, event))
+
+    def outgoing(self, state: str) -> list[Transition]:
+        """Transitions leaving ``state``, in definition order."""
+        return [t for t in self.transitions if t.from_state == state]
+
+    def owned_by(self, owner: str) -> list[Transition]:
+        """Transitions whose owner is ``owner`` (a persona name, ``system`` or ``human``)."""
+        return [t for t in self.transitions if t.owner == owner]

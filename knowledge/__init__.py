@@ -1,0 +1,1 @@
+"""Atlas knowledge layer: loaders, chunkers, embedders, pgvector store, retriever, ingestion."""

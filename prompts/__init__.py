@@ -1,0 +1,1 @@
+"""Versioned prompt files, one per persona and one for Grace (package data)."""

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from graphs.core import migrate
+from graphs.workflows.catalog import WorkflowCatalog, default_catalog
+from graphs.workflows.diagram import mermaid
+from graphs.workflows.errors import UnknownWorkflowError
+from graphs.workflows.model import Actor, Workflow
+from graphs.workflows.records import Subject
+
+
+def _wf(**over: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "WF-TEST",
+        "name": "t",
+        "domain": "d",
+        "subject": "thing",
+        "description": "x",
+        "initial_state": "a",
+        "states": ["a", "b"],
+        "transitions": [{"event": "go", "from": "a", "to": "b", "owner": "nyra"}],
+    }
+    base.update(over)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "name", "kind"),
+    [
+        ("nyra", "nyra", None, "persona"),
+        ("Solari", "solari", None, "persona"),
+        ("system", "system", None, "system"),
+        ("human", "human", None, "human"),
+        ("human:maria", "human", "maria", "human"),
+    ],
+)
+def test_actor_parse(text: str, role: str, name: str | None, kind: str) -> None:
+    actor = Actor.parse(text)
+    assert (actor.role, actor.name, actor.kind) == (role, name, kind)
+
+
+@pytest.mark.parametrize("text", ["grace", "bob", "nyra:x", "human:", ""])
+def test_actor_parse_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        Actor.parse(text)
+
+
+def test_workflow_rejects_unknown_state() -> None:
+    bad = _wf(transitions=[{"event": "go", "from": "a", "to": "zzz", "owner": "nyra"}])
+    with pytest.raises(ValidationError, match="unknown state"):
+        Workflow.model_validate(bad)
+
+
+def test_workflow_rejects_duplicate_from_event() -> None:
+    t = {"event": "go", "from": "a", "to": "b", "owner": "nyra"}
+    with pytest.raises(ValidationError, match="duplicate transition"):
+        Workflow.model_validate(_wf(transitions=[t, t]))
+
+
+def test_workflow_rejects_bad_owner_and_initial() -> None:
+    with pytest.raises(ValidationError):
+        Workflow.model_validate(
+            _wf(transitions=[{"event": "go", "from": "a", "to": "b", "owner": "grace"}])
+        )
+    with pytest.raises(ValidationError, match="initial state"):
+        Workflow.model_validate(_wf(initial_state="nope"))
+
+
+def test_catalog_lookup_and_queries() -> None:
+    catalog = default_catalog()
+    assert len(catalog) == 14
+    wf = catalog.get("wf-well-book")
+    assert wf.id == "WF-WELL-BOOK"
+    assert wf.terminal_states == {"completed", "canceled"}
+    assert [t.event for t in wf.outgoing("quote_provided")] == [
+        "client_accepted_quote",
+        "client_declined_quote",
+    ]
+    assert all(t.owner == "atlas" for _, t in catalog.owned_by("atlas"))
+    with pytest.raises(UnknownWorkflowError, match="WF-NOPE"):
+        catalog.get("WF-NOPE")
+
+
+def test_catalog_rejects_duplicate_ids() -> None:
+    wf = Workflow.model_validate(_wf())
+    with pytest.raises(ValueError, match="duplicate"):
+        WorkflowCatalog([wf, wf])
+
+
+def test_subject_parse() -> None:
+    assert Subject.parse("booking:B-1", "x") == Subject("booking", "B-1")
+    assert Subject.parse("B-1", "booking") == Subject("booking", "B-1")
+    with pytest.raises(ValueError):
+        Subject.parse(":x", "booking")
+
+
+def test_mermaid_has_every_transition() -> None:
+    wf = default_catalog().get("WF-KB-DEV")
+    text = mermaid(wf, current="active")
+    assert text.startswith("stateDiagram-v2")
+    for t in wf.transitions:
+        assert f"{t.from_state} --> {t.to_state}: {t.event} ({t.owner})" in text
+    assert "archived --> [*]" in text
+    assert "class active current" in text
+
+
+def test_schema_head_constant_matches_alembic() -> None:
+    assert migrate.SCHEMA_HEAD == migrate.alembic_head()
