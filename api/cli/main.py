@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import bench, db, workflows
+from api.cli import bench, db, demo, workflows
 from graphs.core.logs import configure_logging
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+app.command("demo")(demo.demo)
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")

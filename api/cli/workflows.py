@@ -215,7 +215,7 @@ def history(
     )
     table = Table()
     for col in ("v", "time (UTC)", "event", "actor", "from", "to", "payload"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("event", "time (UTC)"))
     for r in rows:
         table.add_row(
             str(r.version),

@@ -107,4 +107,4 @@ def test_mermaid_has_every_transition() -> None:
 
 
 def test_schema_head_constant_matches_alembic() -> None:
-    assert migrate.SCHEMA_HEAD == migrate.alembic_head()
+    assert migrate.alembic_head() == migrate.SCHEMA_HEAD
