@@ -18,6 +18,11 @@ os.environ["GRACE_DATA_DIR"] = str(_DATA_DIR)
 for _var in ("DATABASE_URL", "GRACE_DATABASE_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
     os.environ.pop(_var, None)
 
+from graphs.core.logs import configure_logging  # noqa: E402
+from graphs.core.settings import Settings  # noqa: E402
+
+configure_logging(Settings(log_level="WARNING"))
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = REPO_ROOT.parent / "shared" / "seeds"
 

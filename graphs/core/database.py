@@ -102,21 +102,44 @@ class Database:
     Connections are in autocommit mode; use ``async with conn.transaction():`` for multi-statement
     units of work.
 
+    Every new connection gets the pgvector type adapters (binary vectors) and the session's
+    HNSW search settings: ``hnsw.ef_search`` (candidate list size; pgvector's default is 40)
+    and ``hnsw.iterative_scan = relaxed_order`` so filtered searches keep scanning until they
+    find enough matching rows (pgvector >= 0.8; callers re-sort the final top-k).
+
     Args:
         url: libpq connection URI.
         min_size: Connections opened eagerly.
         max_size: Upper bound on pooled connections.
+        hnsw_ef_search: Session value of ``hnsw.ef_search``.
     """
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 10, hnsw_ef_search: int = 100
+    ) -> None:
         self.url = url
+        self.hnsw_ef_search = hnsw_ef_search
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True},
+            configure=self._configure,
             open=False,
             name="grace",
+        )
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        from pgvector.psycopg import register_vector_async
+
+        try:
+            await register_vector_async(conn)
+        except psycopg.ProgrammingError:  # extension not created yet (pre-0002 schema)
+            return
+        await conn.execute(
+            "SELECT set_config('hnsw.ef_search', %s, false),"
+            " set_config('hnsw.iterative_scan', 'relaxed_order', false)",
+            (str(self.hnsw_ef_search),),
         )
 
     @classmethod
@@ -135,7 +158,12 @@ class Database:
             url = (await asyncio.to_thread(resolve_target, settings)).url
         if settings.auto_migrate:
             await asyncio.to_thread(ensure_schema, url)
-        db = cls(url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size)
+        db = cls(
+            url,
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            hnsw_ef_search=settings.hnsw_ef_search,
+        )
         try:
             await db.pool.open(wait=True, timeout=15)
         except Exception as exc:

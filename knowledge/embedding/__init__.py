@@ -1,0 +1,1 @@
+"""Embedders: turn text into normalized vectors (local sentence-transformers, or OpenAI)."""

@@ -1,0 +1,237 @@
+"""Atlas's retriever.
+
+Dense + full-text search fused by reciprocal rank, a similarity threshold below which nothing is
+returned, optional MMR diversification, and citations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from knowledge.embedding.base import Embedder, Vector
+from knowledge.store.base import ScoredChunk, SearchFilters, VectorStore
+
+#: Rank constant of reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009: k = 60).
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Retriever knobs.
+
+    Attributes:
+        k: Passages returned.
+        threshold: Minimum cosine similarity between query and passage. Passages below it are
+            dropped; when none remain the retriever returns nothing (Atlas says it does not
+            know). Calibrated for all-MiniLM-L6-v2 on ``evals/datasets/retrieval.jsonl``.
+        hybrid: Fuse dense and full-text rankings (RRF) instead of dense only.
+        candidates: Results fetched from each ranking before fusion.
+        mmr: Re-rank the survivors with maximal marginal relevance.
+        mmr_lambda: MMR trade-off, 1.0 = pure relevance (Carbonell & Goldstein, SIGIR 1998).
+    """
+
+    k: int = 5
+    threshold: float = 0.30
+    hybrid: bool = True
+    candidates: int = 30
+    mmr: bool = False
+    mmr_lambda: float = 0.7
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a passage comes from."""
+
+    document_id: str
+    title: str
+    section: str | None
+    source: str
+    chunk_id: int
+    score: float
+
+    def label(self) -> str:
+        """Short human label: ``Title / Section``."""
+        return f"{self.title} / {self.section}" if self.section else self.title
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage.
+
+    Attributes:
+        text: The chunk text.
+        citation: Document, section, source, chunk id and similarity.
+        similarity: Cosine similarity to the query.
+        fused_score: RRF score (dense-only retrieval: equal to ``similarity``).
+        collection: The document's collection.
+    """
+
+    text: str
+    citation: Citation
+    similarity: float
+    fused_score: float
+    collection: str
+    heading_path: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready representation."""
+        return {
+            "text": self.text,
+            "similarity": round(self.similarity, 4),
+            "fused_score": round(self.fused_score, 6),
+            "collection": self.collection,
+            "heading_path": list(self.heading_path),
+            "citation": self.citation.__dict__,
+        }
+
+
+class Retriever:
+    """Finds the passages that answer a question, or nothing.
+
+    Args:
+        store: Where chunks live.
+        embedder: The model the chunks were embedded with (queries use the same one).
+        config: Defaults for every call.
+    """
+
+    def __init__(
+        self, store: VectorStore, embedder: Embedder, config: RetrievalConfig | None = None
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.config = config or RetrievalConfig()
+
+    async def retrieve(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        threshold: float | None = None,
+        hybrid: bool | None = None,
+        mmr: bool | None = None,
+    ) -> list[Passage]:
+        """Return up to ``k`` passages above the threshold, best first.
+
+        Args:
+            query: The question.
+            k: Overrides :attr:`RetrievalConfig.k`.
+            filters: Collection / content type / source restrictions.
+            threshold: Overrides :attr:`RetrievalConfig.threshold`.
+            hybrid: Overrides :attr:`RetrievalConfig.hybrid`.
+            mmr: Overrides :attr:`RetrievalConfig.mmr`.
+
+        Returns:
+            Passages with citations; empty when nothing is similar enough.
+        """
+        cfg = self.config
+        k = cfg.k if k is None else k
+        threshold = cfg.threshold if threshold is None else threshold
+        hybrid = cfg.hybrid if hybrid is None else hybrid
+        mmr = cfg.mmr if mmr is None else mmr
+        if not query.strip() or k <= 0:
+            return []
+        qv = await asyncio.to_thread(self.embedder.embed_query, query)
+        return await self.retrieve_by_vector(
+            query, qv, k=k, filters=filters, threshold=threshold, hybrid=hybrid, mmr=mmr
+        )
+
+    async def retrieve_by_vector(
+        self,
+        query: str,
+        qv: Vector,
+        *,
+        k: int,
+        filters: SearchFilters | None,
+        threshold: float,
+        hybrid: bool,
+        mmr: bool,
+    ) -> list[Passage]:
+        """:meth:`retrieve` with the query already embedded (``qv``: unit vector)."""
+        n = max(self.config.candidates, k)
+        model = self.embedder.model
+        dense = await self.store.search(qv, model=model, k=n, filters=filters, with_embeddings=mmr)
+        lexical: list[ScoredChunk] = []
+        if hybrid:
+            lexical = await self.store.text_search(
+                query, k=n, filters=filters, model=model, with_embeddings=True
+            )
+        sims: dict[int, float] = {c.chunk_id: c.score for c in dense}
+        chunks: dict[int, ScoredChunk] = {c.chunk_id: c for c in dense}
+        for c in lexical:
+            chunks.setdefault(c.chunk_id, c)
+            if c.chunk_id not in sims and c.embedding is not None:
+                sims[c.chunk_id] = float(np.dot(c.embedding, qv))
+        fused = reciprocal_rank_fusion([[c.chunk_id for c in dense], [c.chunk_id for c in lexical]])
+        if not hybrid:
+            fused = {cid: sims[cid] for cid in sims}
+        keep = [cid for cid in fused if sims.get(cid, -1.0) >= threshold]
+        keep.sort(key=lambda cid: (-fused[cid], cid))
+        if mmr and keep:
+            keep = maximal_marginal_relevance(
+                keep, {cid: chunks[cid].embedding for cid in keep}, sims, k, self.config.mmr_lambda
+            )
+        return [_passage(chunks[cid], sims[cid], fused[cid]) for cid in keep[:k]]
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:
+    """Fuse ranked id lists: ``score(d) = sum over lists of 1 / (k + rank(d))``, rank from 1.
+
+    Source: Cormack, Clarke & Büttcher, "Reciprocal Rank Fusion outperforms Condorcet and
+    individual Rank Learning Methods", SIGIR 2009.
+    """
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, cid in enumerate(ranking, start=1):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def maximal_marginal_relevance(
+    ids: list[int],
+    vectors: dict[int, Vector | None],
+    relevance: dict[int, float],
+    k: int,
+    lam: float,
+) -> list[int]:
+    """Greedy MMR: pick ``argmax lam * rel(d) - (1 - lam) * max_sim(d, selected)``.
+
+    Source: Carbonell & Goldstein, "The use of MMR, diversity-based reranking for reordering
+    documents and producing summaries", SIGIR 1998. Ids without a vector keep their order.
+    """
+    pool = [i for i in ids if vectors.get(i) is not None]
+    chosen: list[int] = []
+    while pool and len(chosen) < k:
+        best, best_score = pool[0], -np.inf
+        for cid in pool:
+            v = vectors[cid]
+            assert v is not None
+            redundancy = max((float(np.dot(v, vectors[s])) for s in chosen), default=0.0)  # type: ignore[arg-type]
+            score = lam * relevance[cid] - (1 - lam) * redundancy
+            if score > best_score:
+                best, best_score = cid, score
+        chosen.append(best)
+        pool.remove(best)
+    return chosen + [i for i in ids if i not in chosen]
+
+
+def _passage(c: ScoredChunk, similarity: float, fused: float) -> Passage:
+    return Passage(
+        text=c.text,
+        citation=Citation(
+            document_id=str(c.document_id),
+            title=c.title,
+            section=c.section,
+            source=c.source,
+            chunk_id=c.chunk_id,
+            score=round(similarity, 4),
+        ),
+        similarity=similarity,
+        fused_score=fused,
+        collection=c.collection,
+        heading_path=c.heading_path,
+    )

@@ -1,0 +1,1 @@
+"""Vector stores: the ``VectorStore`` protocol, pgvector (production) and in-memory (reference)."""

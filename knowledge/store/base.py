@@ -1,0 +1,143 @@
+"""The ``VectorStore`` protocol and the records it exchanges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+from uuid import UUID
+
+from knowledge.embedding.base import Matrix, Vector
+from knowledge.types import Chunk
+
+
+class VectorStoreError(RuntimeError):
+    """A store operation was refused (e.g. vector count or dimension mismatch)."""
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """What chunks need to know about their document (copied onto each chunk row for filtering).
+
+    Attributes:
+        id: Document id.
+        collection: Collection used for filtering.
+        source: File path or URL.
+        title: Title for citations.
+        content_type: MIME type.
+    """
+
+    id: UUID
+    collection: str
+    source: str
+    title: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict a search; empty tuples mean "no restriction".
+
+    Attributes:
+        collections: Only these collections.
+        content_types: Only these MIME types.
+        sources: Only these sources (exact path/URL).
+    """
+
+    collections: tuple[str, ...] = ()
+    content_types: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is restricted."""
+        return not (self.collections or self.content_types or self.sources)
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk with everything a citation needs.
+
+    Attributes:
+        chunk_id: Store id of the chunk.
+        document_id: Its document.
+        text: Chunk text.
+        title: Document title.
+        section: Innermost heading, if any.
+        heading_path: All enclosing headings, outermost first.
+        source: Document path or URL.
+        collection: Document collection.
+        content_type: Document MIME type.
+        score: Cosine similarity in [-1, 1] for dense search; ``ts_rank_cd`` for text search.
+        start: Start offset of the chunk in the document text.
+        end: End offset (exclusive).
+        embedding: The chunk's vector when the caller asked for it (for MMR), else None.
+    """
+
+    chunk_id: int
+    document_id: UUID
+    text: str
+    title: str
+    section: str | None
+    heading_path: tuple[str, ...]
+    source: str
+    collection: str
+    content_type: str
+    score: float
+    start: int
+    end: int
+    embedding: Vector | None = field(default=None, compare=False, repr=False)
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Stores chunk vectors and answers nearest-neighbour and full-text queries.
+
+    Only chunks of servable documents are returned by searches; what makes a document servable
+    is the implementation's business (pgvector: its WF-KB-DEV state).
+    """
+
+    async def replace_chunks(
+        self, document: DocumentRef, chunks: Sequence[Chunk], vectors: Matrix, *, model: str
+    ) -> int:
+        """Atomically replace all chunks of ``document``; returns the number written.
+
+        Raises:
+            VectorStoreError: ``len(chunks) != len(vectors)``.
+        """
+        ...
+
+    async def delete_chunks(self, document_id: UUID) -> int:
+        """Delete every chunk of a document; returns how many were deleted."""
+        ...
+
+    async def search(
+        self,
+        query: Vector,
+        *,
+        model: str,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        with_embeddings: bool = False,
+    ) -> list[ScoredChunk]:
+        """Top-``k`` servable chunks by cosine similarity to ``query``, best first."""
+        ...
+
+    async def text_search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        model: str | None = None,
+        with_embeddings: bool = False,
+    ) -> list[ScoredChunk]:
+        """Top-``k`` servable chunks by full-text rank, best first (empty when no term matches).
+
+        ``model`` restricts to chunks embedded by that model; ``with_embeddings`` returns vectors.
+        """
+        ...
+
+    async def count_chunks(self, filters: SearchFilters | None = None) -> int:
+        """Number of servable chunks matching ``filters``."""
+        ...

@@ -1,0 +1,339 @@
+"""``VectorStore`` on PostgreSQL + pgvector.
+
+HNSW cosine indexes per embedding model, exact scans for small filtered sets, and full-text
+search on a generated ``tsvector`` column.
+
+Search strategy (measured by ``grace bench knowledge``):
+
+* unfiltered: the model's HNSW index, ``hnsw.ef_search`` from settings;
+* filtered, few matching rows (<= ``exact_search_max_rows``): an exact scan through the btree on
+  ``(collection, embedding_model)`` — recall 1.0 and, at these sizes, faster than HNSW;
+* filtered, many rows: HNSW with ``hnsw.iterative_scan = relaxed_order`` (pgvector 0.8) and a
+  final re-sort of the top-k.
+
+The model name and dimension are inlined as SQL literals so that the planner can match the
+partial, per-model index even for prepared (generic) plans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from graphs.core.database import Database
+from knowledge.embedding.base import Matrix, Vector
+from knowledge.store.base import DocumentRef, ScoredChunk, SearchFilters, VectorStoreError
+from knowledge.types import Chunk
+
+Conn = psycopg.AsyncConnection[Any]
+SERVABLE_STATES = ("active", "review_scheduled")
+_COUNT_TTL_S = 30.0
+_COLUMNS = (
+    "c.id, c.document_id, c.text, c.title, c.section, c.heading_path, c.source, c.collection,"
+    " c.content_type, c.start_offset, c.end_offset"
+)
+
+
+def index_name(model: str, dimension: int) -> str:
+    """Name of the HNSW index for ``model`` vectors of ``dimension`` (stable, <= 63 chars)."""
+    digest = hashlib.sha1(f"{model}:{dimension}".encode()).hexdigest()[:12]
+    return f"kb_chunks_hnsw_{digest}"
+
+
+class PgVectorStore:
+    """pgvector implementation of :class:`~knowledge.store.base.VectorStore`.
+
+    Args:
+        db: The application database (pool with pgvector adapters registered).
+        exact_search_max_rows: Filtered searches over at most this many rows scan exactly.
+    """
+
+    def __init__(self, db: Database, *, exact_search_max_rows: int = 20_000) -> None:
+        self.db = db
+        self.exact_search_max_rows = exact_search_max_rows
+        self._indexed: set[tuple[str, int]] = set()
+        self._counts: dict[tuple[Any, ...], tuple[float, int]] = {}
+
+    # ----------------------------------------------------------------- writes
+    async def ensure_index(self, model: str, dimension: int) -> str:
+        """Create the HNSW cosine index for ``model`` if missing; returns its name.
+
+        Uses pgvector's defaults ``m=16``, ``ef_construction=64`` (pgvector README).
+        """
+        name = index_name(model, dimension)
+        if (model, dimension) in self._indexed:
+            return name
+        stmt = sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {name} ON kb_chunks USING hnsw "
+            "((embedding::vector({dim})) vector_cosine_ops) WHERE embedding_model = {model}"
+        ).format(name=sql.Identifier(name), dim=sql.Literal(dimension), model=sql.Literal(model))
+        async with self.db.connection() as c:
+            await c.execute("SELECT pg_advisory_lock(hashtext('kb_chunks_index'))")
+            try:
+                await c.execute(stmt)
+            finally:
+                await c.execute("SELECT pg_advisory_unlock(hashtext('kb_chunks_index'))")
+        self._indexed.add((model, dimension))
+        return name
+
+    async def replace_chunks(
+        self,
+        document: DocumentRef,
+        chunks: Sequence[Chunk],
+        vectors: Matrix,
+        *,
+        model: str,
+        conn: Conn | None = None,
+    ) -> int:
+        """Atomically replace a document's chunks (see :class:`VectorStore`).
+
+        The document row must exist. New chunks are servable iff the document's state is
+        servable now; later workflow transitions flip them (trigger from migration 0002).
+
+        Args:
+            document: The document the chunks belong to.
+            chunks: Chunks in order.
+            vectors: ``(len(chunks), d)`` unit-norm float32 rows.
+            model: Embedding model id stored with the vectors.
+            conn: Run inside the caller's transaction (under a savepoint).
+
+        Raises:
+            VectorStoreError: count mismatch or empty dimension.
+        """
+        if len(chunks) != len(vectors):
+            raise VectorStoreError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if len(chunks) and np.asarray(vectors).shape[1] == 0:
+            raise VectorStoreError("vectors have dimension 0")
+        if len(chunks):
+            await self.ensure_index(model, int(np.asarray(vectors).shape[1]))
+        if conn is not None:
+            return await self._replace(conn, document, chunks, vectors, model)
+        async with self.db.connection() as c:
+            return await self._replace(c, document, chunks, vectors, model)
+
+    async def _replace(
+        self, c: Conn, doc: DocumentRef, chunks: Sequence[Chunk], vectors: Matrix, model: str
+    ) -> int:
+        async with c.transaction():
+            await c.execute("DELETE FROM kb_chunks WHERE document_id = %s", (doc.id,))
+            servable_row = await (
+                await c.execute(
+                    "SELECT state = ANY(%s) FROM kb_documents WHERE id = %s",
+                    (list(SERVABLE_STATES), doc.id),
+                )
+            ).fetchone()
+            if servable_row is None:
+                raise VectorStoreError(f"document {doc.id} does not exist")
+            rows = [
+                (
+                    doc.id,
+                    doc.collection,
+                    doc.content_type,
+                    doc.source,
+                    doc.title,
+                    ch.index,
+                    ch.text,
+                    ch.start,
+                    ch.end,
+                    list(ch.heading_path),
+                    ch.section,
+                    hashlib.sha256(ch.text.encode()).hexdigest(),
+                    model,
+                    np.asarray(vec, dtype=np.float32),
+                    bool(servable_row[0]),
+                )
+                for ch, vec in zip(chunks, vectors, strict=True)
+            ]
+            async with c.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO kb_chunks (document_id, collection, content_type, source, title,"
+                    " chunk_index, text, start_offset, end_offset, heading_path, section,"
+                    " content_hash, embedding_model, embedding, servable)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
+        self._counts.clear()
+        return len(rows)
+
+    async def delete_chunks(self, document_id: UUID, *, conn: Conn | None = None) -> int:
+        """Delete every chunk of a document; returns how many were deleted."""
+        q = "DELETE FROM kb_chunks WHERE document_id = %s"
+        if conn is not None:
+            cur = await conn.execute(q, (document_id,))
+        else:
+            async with self.db.connection() as c:
+                cur = await c.execute(q, (document_id,))
+        self._counts.clear()
+        return cur.rowcount
+
+    async def vectors_for_hashes(self, model: str, hashes: Sequence[str]) -> dict[str, Vector]:
+        """Stored vectors of chunks whose text hash is in ``hashes``.
+
+        This is the persistent embedding cache, keyed by (model, content hash).
+        """
+        if not hashes:
+            return {}
+        async with self.db.connection() as c:
+            rows = await (
+                await c.execute(
+                    "SELECT DISTINCT ON (content_hash) content_hash, embedding FROM kb_chunks"
+                    " WHERE embedding_model = %s AND content_hash = ANY(%s)",
+                    (model, list(hashes)),
+                )
+            ).fetchall()
+        return {h: _to_numpy(v) for h, v in rows}
+
+    # ------------------------------------------------------------------ reads
+    async def search(
+        self,
+        query: Vector,
+        *,
+        model: str,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        with_embeddings: bool = False,
+    ) -> list[ScoredChunk]:
+        """Top-``k`` servable chunks by cosine similarity (see the module docstring)."""
+        if k <= 0:
+            return []
+        q = np.asarray(query, dtype=np.float32)
+        dim = int(q.shape[0])
+        where, params = _where(filters)
+        exact = (
+            filters is not None
+            and not filters.empty
+            and (await self._count(filters, model) <= self.exact_search_max_rows)
+        )
+        vec = sql.SQL("c.embedding::vector({})").format(sql.Literal(dim))
+        order = sql.SQL("({vec} <=> %(q)s) + 0") if exact else sql.SQL("{vec} <=> %(q)s")
+        emb = sql.SQL(", c.embedding") if with_embeddings else sql.SQL("")
+        stmt = sql.SQL(
+            "WITH hits AS MATERIALIZED ("
+            " SELECT {cols}{emb}, {vec} <=> %(q)s AS distance FROM kb_chunks c"
+            " WHERE c.embedding_model = {model} AND c.servable {where}"
+            " ORDER BY {order} LIMIT %(k)s)"
+            " SELECT * FROM hits ORDER BY distance, id"
+        ).format(
+            cols=sql.SQL(_COLUMNS),
+            emb=emb,
+            vec=vec,
+            model=sql.Literal(model),
+            where=where,
+            order=order.format(vec=vec),
+        )
+        params.update(q=q, k=k)
+        async with self.db.connection() as c:
+            rows = await (await c.cursor(row_factory=dict_row).execute(stmt, params)).fetchall()
+        return [_scored(r, 1.0 - float(r["distance"]), with_embeddings) for r in rows]
+
+    async def text_search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        model: str | None = None,
+        with_embeddings: bool = False,
+    ) -> list[ScoredChunk]:
+        """Top-``k`` servable chunks by ``ts_rank_cd`` over any of the query's terms.
+
+        Args:
+            query: Natural-language text; stemmed English terms are OR-ed.
+            k: Maximum results.
+            filters: Optional restrictions.
+            model: Only chunks embedded with this model (so vectors are comparable).
+            with_embeddings: Also return each chunk's vector.
+        """
+        if k <= 0 or not query.strip():
+            return []
+        where, params = _where(filters)
+        if model is not None:
+            where = sql.SQL("{} AND c.embedding_model = %(model)s").format(where)
+            params["model"] = model
+        emb = sql.SQL(", c.embedding") if with_embeddings else sql.SQL("")
+        stmt = sql.SQL(
+            "WITH q AS (SELECT nullif(replace(plainto_tsquery('english', %(text)s)::text,"
+            " '&', '|'), '')::tsquery AS query)"
+            " SELECT {cols}{emb}, ts_rank_cd(c.tsv, q.query) AS rank FROM kb_chunks c, q"
+            " WHERE q.query IS NOT NULL AND c.tsv @@ q.query AND c.servable {where}"
+            " ORDER BY rank DESC, c.id LIMIT %(k)s"
+        ).format(cols=sql.SQL(_COLUMNS), emb=emb, where=where)
+        params.update(text=query, k=k)
+        async with self.db.connection() as c:
+            rows = await (await c.cursor(row_factory=dict_row).execute(stmt, params)).fetchall()
+        return [_scored(r, float(r["rank"]), with_embeddings) for r in rows]
+
+    async def count_chunks(self, filters: SearchFilters | None = None) -> int:
+        """Number of servable chunks matching ``filters``."""
+        where, params = _where(filters)
+        stmt = sql.SQL("SELECT count(*) FROM kb_chunks c WHERE c.servable {}").format(where)
+        async with self.db.connection() as c:
+            row = await (await c.execute(stmt, params)).fetchone()
+        return int(row[0]) if row else 0
+
+    async def _count(self, filters: SearchFilters, model: str) -> int:
+        """Rows (servable or not) a filtered search would scan; cached for 30 s."""
+        key = (filters, model)
+        hit = self._counts.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < _COUNT_TTL_S:
+            return hit[1]
+        where, params = _where(filters)
+        stmt = sql.SQL(
+            "SELECT count(*) FROM kb_chunks c WHERE c.embedding_model = %(model)s {}"
+        ).format(where)
+        params["model"] = model
+        async with self.db.connection() as c:
+            row = await (await c.execute(stmt, params)).fetchone()
+        n = int(row[0]) if row else 0
+        self._counts[key] = (now, n)
+        return n
+
+
+def _where(filters: SearchFilters | None) -> tuple[sql.Composable, dict[str, Any]]:
+    parts: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    if filters is not None:
+        for column, values in (
+            ("collection", filters.collections),
+            ("content_type", filters.content_types),
+            ("source", filters.sources),
+        ):
+            if values:
+                parts.append(sql.SQL("AND c.{} = ANY(%({})s)").format(
+                    sql.Identifier(column), sql.SQL(column)))  # fmt: skip
+                params[column] = list(values)
+    return sql.SQL(" ").join(parts), params
+
+
+def _scored(r: dict[str, Any], score: float, with_embedding: bool) -> ScoredChunk:
+    return ScoredChunk(
+        chunk_id=int(r["id"]),
+        document_id=r["document_id"],
+        text=r["text"],
+        title=r["title"],
+        section=r["section"],
+        heading_path=tuple(r["heading_path"] or ()),
+        source=r["source"],
+        collection=r["collection"],
+        content_type=r["content_type"],
+        score=score,
+        start=int(r["start_offset"]),
+        end=int(r["end_offset"]),
+        embedding=_to_numpy(r["embedding"]) if with_embedding else None,
+    )
+
+
+def _to_numpy(value: Any) -> Vector:
+    """pgvector returns ``Vector`` objects (or arrays, by version); normalise to float32."""
+    if hasattr(value, "to_numpy"):
+        value = value.to_numpy()
+    return np.asarray(value, dtype=np.float32)
