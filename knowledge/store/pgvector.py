@@ -333,7 +333,7 @@ def _scored(r: dict[str, Any], score: float, with_embedding: bool) -> ScoredChun
 
 
 def _to_numpy(value: Any) -> Vector:
-    """pgvector returns ``Vector`` objects (or arrays, by version); normalise to float32."""
+    """Normalise what pgvector returns (``Vector`` objects or arrays) to float32 numpy."""
     if hasattr(value, "to_numpy"):
         value = value.to_numpy()
     return np.asarray(value, dtype=np.float32)
