@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import bench, db, demo, workflows
+from api.cli import bench, db, demo, knowledge, workflows
 from graphs.core.logs import configure_logging
 
 app = typer.Typer(
@@ -23,6 +23,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("demo")(demo.demo)
+app.command("ingest")(knowledge.ingest)
+app.command("search")(knowledge.search)
+app.add_typer(knowledge.app, name="knowledge")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")

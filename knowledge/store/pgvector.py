@@ -71,14 +71,10 @@ class PgVectorStore:
         name = index_name(model, dimension)
         if (model, dimension) in self._indexed:
             return name
-        stmt = sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {name} ON kb_chunks USING hnsw "
-            "((embedding::vector({dim})) vector_cosine_ops) WHERE embedding_model = {model}"
-        ).format(name=sql.Identifier(name), dim=sql.Literal(dimension), model=sql.Literal(model))
         async with self.db.connection() as c:
             await c.execute("SELECT pg_advisory_lock(hashtext('kb_chunks_index'))")
             try:
-                await c.execute(stmt)
+                await c.execute(_create_index_sql(name, model, dimension))
             finally:
                 await c.execute("SELECT pg_advisory_unlock(hashtext('kb_chunks_index'))")
         self._indexed.add((model, dimension))
@@ -112,10 +108,16 @@ class PgVectorStore:
             raise VectorStoreError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         if len(chunks) and np.asarray(vectors).shape[1] == 0:
             raise VectorStoreError("vectors have dimension 0")
-        if len(chunks):
-            await self.ensure_index(model, int(np.asarray(vectors).shape[1]))
+        dim = int(np.asarray(vectors).shape[1]) if len(chunks) else 0
         if conn is not None:
+            if dim and (model, dim) not in self._indexed:
+                # On the caller's connection: another connection's CREATE INDEX would wait for
+                # this transaction's locks on kb_chunks while this transaction waits for it.
+                await conn.execute(_create_index_sql(index_name(model, dim), model, dim))
+                self._indexed.add((model, dim))
             return await self._replace(conn, document, chunks, vectors, model)
+        if dim:
+            await self.ensure_index(model, dim)
         async with self.db.connection() as c:
             return await self._replace(c, document, chunks, vectors, model)
 
@@ -296,6 +298,13 @@ class PgVectorStore:
         n = int(row[0]) if row else 0
         self._counts[key] = (now, n)
         return n
+
+
+def _create_index_sql(name: str, model: str, dimension: int) -> sql.Composed:
+    return sql.SQL(
+        "CREATE INDEX IF NOT EXISTS {name} ON kb_chunks USING hnsw "
+        "((embedding::vector({dim})) vector_cosine_ops) WHERE embedding_model = {model}"
+    ).format(name=sql.Identifier(name), dim=sql.Literal(dimension), model=sql.Literal(model))
 
 
 def _where(filters: SearchFilters | None) -> tuple[sql.Composable, dict[str, Any]]:

@@ -1,0 +1,247 @@
+"""``grace ingest``, ``grace search`` and ``grace knowledge``: Atlas's knowledge base."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.cli.console import console, err_console, handle_errors, print_json, run_async
+from graphs.core.database import Database
+from graphs.core.settings import get_settings
+
+app = typer.Typer(
+    help="The knowledge base: ingestion jobs, documents and archiving.", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+CHUNKERS = ("simple", "sentence", "paragraph", "semantic")
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "operator"
+
+
+@handle_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (md, txt, html, pdf).")],
+    collection: Annotated[str, typer.Option(help="Collection the documents join.")] = "default",
+    chunker: Annotated[
+        str, typer.Option(help=f"Chunking strategy: {', '.join(CHUNKERS)}.")
+    ] = "paragraph",
+    chunk_size: Annotated[int, typer.Option(min=100, help="Max characters per chunk.")] = 800,
+    chunk_overlap: Annotated[int, typer.Option(min=0, help="Characters of overlap.")] = 100,
+    operator: Annotated[
+        str | None, typer.Option(help="Who approves this ingest (default: your user name).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest documents into the knowledge base (re-ingesting unchanged files writes nothing)."""
+    from knowledge.ingest import FileResult, IngestOptions, Ingestor
+
+    if chunker not in CHUNKERS:
+        raise typer.BadParameter(f"choose one of {', '.join(CHUNKERS)}", param_hint="--chunker")
+    options = IngestOptions(
+        collection=collection,
+        chunker=chunker,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        operator=operator or _operator(),
+    )
+
+    async def go() -> Any:
+        from knowledge.embedding.factory import make_embedder
+
+        settings = get_settings()
+        async with await Database.connect(settings) as db:
+            with console.status("Loading the embedding model…"):
+                embedder = make_embedder(settings)
+                getattr(embedder, "warmup", lambda: None)()
+            ingestor = Ingestor(db, embedder)
+            with Progress(
+                TextColumn("[bold]Ingesting[/]"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TextColumn("{task.description}"),
+                console=err_console, disable=as_json,
+            ) as bar:  # fmt: skip
+                task = bar.add_task("", total=None)
+
+                def progress(result: FileResult, done: int, total: int) -> None:
+                    name = Path(result.source).name
+                    bar.update(task, completed=done, total=total, description=f"{name}")
+                    if result.outcome == "failed":
+                        bar.console.print(f"[red]✗[/] {result.source}: {result.error}")
+
+                return await ingestor.ingest(paths, options, progress=progress)
+
+    job = run_async(go)
+    if as_json:
+        print_json(job.to_dict())
+        return
+    console.print(
+        f"Job [bold]{job.id}[/] {job.status}: {job.files_done} written, "
+        f"{job.files_skipped} unchanged, {job.files_failed} failed, "
+        f"{job.chunks_written} chunks (collection [bold]{job.collection}[/], "
+        f"chunker {job.chunker})."
+    )
+    if job.files_failed:
+        raise typer.Exit(1)
+
+
+@handle_errors
+def search(
+    question: Annotated[str, typer.Argument(help="What to look up.")],
+    k: Annotated[int, typer.Option(min=1, max=50, help="Passages to show.")] = 5,
+    collection: Annotated[list[str] | None, typer.Option(help="Only these collections.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Minimum cosine similarity (default from config).")
+    ] = None,
+    hybrid: Annotated[bool, typer.Option(help="Fuse dense and full-text search.")] = True,
+    mmr: Annotated[bool, typer.Option(help="Diversify results (MMR).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the knowledge base and show passages with citations."""
+    from knowledge.embedding.factory import make_embedder
+    from knowledge.retriever import Retriever
+    from knowledge.store.base import SearchFilters
+    from knowledge.store.pgvector import PgVectorStore
+
+    async def go() -> Any:
+        settings = get_settings()
+        async with await Database.connect(settings) as db:
+            store = PgVectorStore(db, exact_search_max_rows=settings.exact_search_max_rows)
+            retriever = Retriever(store, make_embedder(settings))
+            filters = SearchFilters(collections=tuple(collection or ()))
+            return await retriever.retrieve(
+                question, k=k, filters=filters, threshold=threshold, hybrid=hybrid, mmr=mmr
+            )
+
+    with console.status("Searching…", spinner="dots") if not as_json else _null():
+        passages = run_async(go)
+    if as_json:
+        print_json([p.to_dict() for p in passages])
+        return
+    if not passages:
+        console.print("Nothing in the knowledge base answers that closely enough.")
+        return
+    for i, p in enumerate(passages, 1):
+        c = p.citation
+        console.print(
+            f"[bold cyan][{i}][/] [bold]{c.label()}[/]  [dim]{c.source} · chunk {c.chunk_id} · "
+            f"similarity {p.similarity:.2f}[/]"
+        )
+        console.print(_excerpt(p.text), highlight=False)
+        console.print()
+
+
+def _excerpt(text: str, limit: int = 500) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@app.command()
+@handle_errors
+def jobs(
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    job: Annotated[str | None, typer.Option(help="Show one job in full.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recent ingestion jobs (or one job with its per-file errors)."""
+    from knowledge.jobs import JobRepository
+
+    async def go() -> Any:
+        async with await Database.connect() as db:
+            repo = JobRepository(db)
+            return [await repo.get(job)] if job else await repo.list(limit=limit)
+
+    rows = run_async(go)
+    if as_json:
+        print_json([r.to_dict() for r in rows])
+        return
+    table = Table(title=f"{len(rows)} ingestion job(s)", title_justify="left")
+    for col in ("id", "status", "collection", "chunker", "files", "written", "same", "failed",
+                "chunks", "started (UTC)"):  # fmt: skip
+        table.add_column(col, no_wrap=col == "id")
+    for r in rows:
+        colour = {"done": "green", "failed": "red", "running": "yellow"}.get(r.status, "white")
+        table.add_row(
+            str(r.id), f"[{colour}]{r.status}[/]", r.collection, r.chunker, str(r.files_total),
+            str(r.files_done), str(r.files_skipped), str(r.files_failed), str(r.chunks_written),
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "—",
+        )  # fmt: skip
+    console.print(table)
+    for r in rows:
+        for e in r.errors if job else []:
+            console.print(f"[red]✗[/] {e.get('source')}: {e.get('error')}")
+
+
+@app.command()
+@handle_errors
+def docs(
+    collection: Annotated[str | None, typer.Option(help="Only this collection.")] = None,
+    state: Annotated[str | None, typer.Option(help="Only this WF-KB-DEV state.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List knowledge documents with their workflow state and chunk count."""
+    from graphs.workflows.engine import WorkflowEngine
+    from knowledge.documents import DocumentRepository
+
+    async def go() -> Any:
+        async with await Database.connect() as db:
+            return await DocumentRepository(db, WorkflowEngine(db)).list(
+                collection=collection, state=state
+            )
+
+    rows = run_async(go)
+    if as_json:
+        print_json([r.to_dict() for r in rows])
+        return
+    table = Table(title=f"{len(rows)} document(s)", title_justify="left")
+    for col in ("id", "title", "collection", "state", "chunks", "source"):
+        table.add_column(col, no_wrap=col in ("id", "state"))
+    for r in rows:
+        served = "green" if r.state in ("active", "review_scheduled") else "yellow"
+        table.add_row(str(r.id), r.title, r.collection, f"[{served}]{r.state}[/]",
+                      str(r.chunks), r.source)  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def archive(
+    document: Annotated[str, typer.Argument(help="Document id (see `grace knowledge docs`).")],
+    reason: Annotated[
+        str | None, typer.Option(help="Why it is retired (kept in the audit).")
+    ] = None,
+    operator: Annotated[str | None, typer.Option(help="Who decides (default: you).")] = None,
+) -> None:
+    """Archive a document: it is never served again (a human step in WF-KB-DEV)."""
+    from graphs.workflows.engine import WorkflowEngine
+    from knowledge.documents import DocumentNotFoundError, DocumentRepository
+
+    async def go() -> Any:
+        async with await Database.connect() as db:
+            return await DocumentRepository(db, WorkflowEngine(db)).archive(
+                document, operator=operator or _operator(), reason=reason
+            )
+
+    try:
+        doc = run_async(go)
+    except DocumentNotFoundError as exc:
+        err_console.print(f"[bold red]Not found:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"Archived [bold]{doc.title}[/] ({doc.id}): state {doc.state}, no longer served.")

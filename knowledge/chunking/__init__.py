@@ -1,0 +1,1 @@
+"""Chunkers: split a ``SourceDocument`` into ``Chunk``s with exact character offsets."""

@@ -1,0 +1,63 @@
+"""Build a chunker by name (the ``--chunker`` option of ingestion)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from knowledge.chunking.base import Chunker
+
+if TYPE_CHECKING:
+    from knowledge.embedding.base import Embedder
+
+CHUNKER_NAMES: tuple[str, ...] = ("simple", "sentence", "paragraph", "semantic")
+
+
+def make_chunker(
+    name: str,
+    *,
+    chunk_size: int = 800,
+    chunk_overlap: int = 100,
+    embedder: Embedder | None = None,
+    **opts: Any,
+) -> Chunker:
+    """Create the chunker called ``name``.
+
+    Args:
+        name: One of :data:`CHUNKER_NAMES` (case-insensitive).
+        chunk_size: Maximum chunk length in characters.
+        chunk_overlap: Characters repeated between consecutive chunks; used by ``simple`` and
+            ``sentence`` only (``paragraph`` and ``semantic`` cut at meaningful boundaries and
+            never overlap).
+        embedder: Required by ``semantic``; ignored by the others.
+        **opts: Extra keyword arguments for the chunker's constructor (e.g. ``separators`` for
+            ``simple``; ``breakpoint_percentile`` and ``buffer_size`` for ``semantic``).
+
+    Returns:
+        A :class:`Chunker`.
+
+    Raises:
+        ValueError: Unknown name, invalid sizes, or ``semantic`` without an embedder.
+        TypeError: An option the chunker does not accept.
+    """
+    key = name.strip().lower()
+    if key == "simple":
+        from knowledge.chunking.simple import SimpleChunker
+
+        return SimpleChunker(chunk_size, chunk_overlap, **opts)
+    if key == "sentence":
+        from knowledge.chunking.sentence import SentenceChunker
+
+        return SentenceChunker(chunk_size, chunk_overlap, **opts)
+    if key == "paragraph":
+        from knowledge.chunking.paragraph import ParagraphChunker
+
+        return ParagraphChunker(chunk_size, **opts)
+    if key == "semantic":
+        if embedder is None:
+            raise ValueError(
+                "the 'semantic' chunker needs an embedder: make_chunker('semantic', embedder=...)"
+            )
+        from knowledge.chunking.semantic import SemanticChunker
+
+        return SemanticChunker(embedder, chunk_size, **opts)
+    raise ValueError(f"unknown chunker {name!r}; valid names: {', '.join(CHUNKER_NAMES)}")

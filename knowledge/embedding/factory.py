@@ -1,0 +1,96 @@
+"""Build the configured embedder, and keep one per process so the model loads once."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from knowledge.embedding.base import Embedder
+from knowledge.embedding.local import EmbedderConfigurationError
+
+if TYPE_CHECKING:
+    from graphs.core.settings import Settings
+
+DEFAULT_CACHE_ENTRIES = 10_000
+
+_default: Embedder | None = None
+_default_lock = threading.Lock()
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """Build a new embedder from settings (nothing is loaded or contacted yet).
+
+    ``local`` gives ``CachedEmbedder(SentenceTransformerEmbedder(...))``; ``openai`` gives
+    ``CachedEmbedder(OpenAIEmbedder(...))``, with ``text-embedding-3-small`` when
+    ``embedding_model`` is still the local default.
+
+    Args:
+        settings: Uses ``embedding_provider``, ``embedding_model``, ``embedding_batch_size``,
+            ``embedding_device``, ``openai_api_key`` and ``openai_base_url``.
+
+    Returns:
+        A fresh embedder; call :func:`get_default_embedder` to share one per process.
+
+    Raises:
+        EmbedderConfigurationError: ``openai`` is chosen without ``OPENAI_API_KEY``, or the
+            provider is unknown.
+    """
+    from knowledge.embedding.cache import CachedEmbedder
+
+    provider = settings.embedding_provider
+    if provider == "local":
+        from knowledge.embedding.local import SentenceTransformerEmbedder
+
+        inner: Embedder = SentenceTransformerEmbedder(
+            settings.embedding_model,
+            device=settings.embedding_device,
+            batch_size=settings.embedding_batch_size,
+        )
+    elif provider == "openai":
+        if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
+            raise EmbedderConfigurationError(
+                "embedding_provider is 'openai' but no API key is set: set OPENAI_API_KEY "
+                "(or GRACE_OPENAI_API_KEY), or use GRACE_EMBEDDING_PROVIDER=local"
+            )
+        from knowledge.embedding.openai import OpenAIEmbedder
+
+        model = settings.embedding_model
+        if model == "all-MiniLM-L6-v2":  # the local default left unchanged
+            model = "text-embedding-3-small"
+        inner = OpenAIEmbedder(
+            model,
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            batch_size=settings.embedding_batch_size,
+        )
+    else:  # pragma: no cover - Settings validates the literal
+        raise EmbedderConfigurationError(f"unknown embedding_provider {provider!r}")
+    return CachedEmbedder(inner, max_entries=DEFAULT_CACHE_ENTRIES)
+
+
+def get_default_embedder(settings: Settings | None = None) -> Embedder:
+    """Return the process-wide embedder, built on first call from ``settings``.
+
+    Args:
+        settings: Used on the first call only; defaults to ``get_settings()``.
+
+    Raises:
+        EmbedderConfigurationError: As :func:`make_embedder`.
+    """
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                if settings is None:
+                    from graphs.core.settings import get_settings
+
+                    settings = get_settings()
+                _default = make_embedder(settings)
+    return _default
+
+
+def reset_default_embedder() -> None:
+    """Forget the process-wide embedder (tests; after changing settings)."""
+    global _default
+    with _default_lock:
+        _default = None

@@ -1,0 +1,1 @@
+"""Loaders: read Markdown, text, HTML and PDF files (or whole folders) into ``SourceDocument``s."""
