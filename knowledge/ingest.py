@@ -51,6 +51,9 @@ Outcome = Literal["created", "updated", "unchanged", "failed"]
 class IngestOptions:
     """How to ingest.
 
+    The defaults (sentence chunks of <= 600 characters) gave the best recall@5 and MRR on
+    ``evals/datasets/retrieval.jsonl`` among the four chunkers at 400-800 characters.
+
     Attributes:
         collection: Collection the documents join.
         chunker: ``simple``, ``sentence``, ``paragraph`` or ``semantic``.
@@ -61,8 +64,8 @@ class IngestOptions:
     """
 
     collection: str = "default"
-    chunker: str = "paragraph"
-    chunk_size: int = 800
+    chunker: str = "sentence"
+    chunk_size: int = 600
     chunk_overlap: int = 100
     operator: str = "operator"
 
@@ -96,6 +99,17 @@ def fingerprint(doc: SourceDocument, options: IngestOptions, model: str) -> str:
          options.chunk_overlap, model],
     )  # fmt: skip
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def embedding_text(doc: SourceDocument, chunk: Chunk) -> str:
+    """The text embedded for ``chunk``: its title and heading path, then the chunk.
+
+    Prefixing each chunk with where it sits in the document ("contextual chunk headers") lets
+    a passage that never repeats its topic ("Deposit is kept") match questions about that
+    topic; the stored and cited text stays the chunk itself.
+    """
+    path = [doc.title, *(h for h in chunk.heading_path if h != doc.title)]
+    return f"{' > '.join(path)}\n\n{chunk.text}"
 
 
 def _text_hash(text: str) -> str:
@@ -157,7 +171,7 @@ class Ingestor:
         options = IngestOptions(
             collection=job.collection,
             chunker=job.chunker,
-            chunk_size=int(job.params.get("chunk_size", 800)),
+            chunk_size=int(job.params.get("chunk_size", 600)),
             chunk_overlap=int(job.params.get("chunk_overlap", 100)),
             operator=job.operator,
         )
@@ -238,7 +252,7 @@ class Ingestor:
         model = self.embedder.model
         # Create the model's index before any write transaction takes locks on kb_chunks.
         await self.store.ensure_index(model, self.embedder.dimension)
-        texts = [c.text for p in pending for c in p.chunks]
+        texts = [embedding_text(p.doc, c) for p in pending for c in p.chunks]
         hashes = [_text_hash(t) for t in texts]
         cached = await self.store.vectors_for_hashes(model, sorted(set(hashes)))
         missing = sorted({h for h in hashes if h not in cached})
@@ -254,13 +268,20 @@ class Ingestor:
             vectors = np.stack([cached[h] for h in hashes[pos : pos + n]]).astype(np.float32)
             pos += n
             try:
-                results.append(await self._write(p, vectors, options, job_id))
+                results.append(
+                    await self._write(p, vectors, hashes[pos - n : pos], options, job_id)
+                )
             except (WorkflowError, LifecycleError) as exc:
                 results.append(FileResult(p.doc.source, "failed", error=str(exc)))
         return results
 
     async def _write(
-        self, p: _Pending, vectors: Matrix, options: IngestOptions, job_id: UUID
+        self,
+        p: _Pending,
+        vectors: Matrix,
+        text_hashes: list[str],
+        options: IngestOptions,
+        job_id: UUID,
     ) -> FileResult:
         doc, op = p.doc, options.operator
         fp = fingerprint(doc, options, self.embedder.model)
@@ -295,8 +316,9 @@ class Ingestor:
                 )
             ref = DocumentRef(doc_id, doc.collection, doc.source, doc.title, doc.content_type)
             written = await self.store.replace_chunks(
-                ref, p.chunks, vectors, model=self.embedder.model, conn=conn
-            )
+                ref, p.chunks, vectors, model=self.embedder.model, conn=conn,
+                text_hashes=text_hashes,
+            )  # fmt: skip
             await self.engine.apply(
                 instance_id, EMBEDDED_EVENT, "atlas", payload=payload, conn=conn
             )

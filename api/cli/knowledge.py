@@ -35,15 +35,18 @@ def ingest(
     collection: Annotated[str, typer.Option(help="Collection the documents join.")] = "default",
     chunker: Annotated[
         str, typer.Option(help=f"Chunking strategy: {', '.join(CHUNKERS)}.")
-    ] = "paragraph",
-    chunk_size: Annotated[int, typer.Option(min=100, help="Max characters per chunk.")] = 800,
+    ] = "sentence",
+    chunk_size: Annotated[int, typer.Option(min=100, help="Max characters per chunk.")] = 600,
     chunk_overlap: Annotated[int, typer.Option(min=0, help="Characters of overlap.")] = 100,
     operator: Annotated[
         str | None, typer.Option(help="Who approves this ingest (default: your user name).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest documents into the knowledge base (re-ingesting unchanged files writes nothing)."""
+    """Ingest documents into the knowledge base (re-ingesting unchanged files writes nothing).
+
+    Exits with 1 when any file failed (the others are still ingested; see the job's errors).
+    """
     from knowledge.ingest import FileResult, IngestOptions, Ingestor
 
     if chunker not in CHUNKERS:
@@ -57,12 +60,12 @@ def ingest(
     )
 
     async def go() -> Any:
-        from knowledge.embedding.factory import make_embedder
+        from knowledge.embedding.factory import get_default_embedder
 
         settings = get_settings()
         async with await Database.connect(settings) as db:
-            with console.status("Loading the embedding model…"):
-                embedder = make_embedder(settings)
+            with err_console.status("Loading the embedding model…") if not as_json else _null():
+                embedder = get_default_embedder(settings)
                 getattr(embedder, "warmup", lambda: None)()
             ingestor = Ingestor(db, embedder)
             with Progress(
@@ -75,7 +78,7 @@ def ingest(
                 def progress(result: FileResult, done: int, total: int) -> None:
                     name = Path(result.source).name
                     bar.update(task, completed=done, total=total, description=f"{name}")
-                    if result.outcome == "failed":
+                    if result.outcome == "failed" and not as_json:
                         bar.console.print(f"[red]✗[/] {result.source}: {result.error}")
 
                 return await ingestor.ingest(paths, options, progress=progress)
@@ -83,7 +86,7 @@ def ingest(
     job = run_async(go)
     if as_json:
         print_json(job.to_dict())
-        return
+        raise typer.Exit(1 if job.files_failed else 0)
     console.print(
         f"Job [bold]{job.id}[/] {job.status}: {job.files_done} written, "
         f"{job.files_skipped} unchanged, {job.files_failed} failed, "
@@ -107,7 +110,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search the knowledge base and show passages with citations."""
-    from knowledge.embedding.factory import make_embedder
+    from knowledge.embedding.factory import get_default_embedder
     from knowledge.retriever import Retriever
     from knowledge.store.base import SearchFilters
     from knowledge.store.pgvector import PgVectorStore
@@ -116,13 +119,13 @@ def search(
         settings = get_settings()
         async with await Database.connect(settings) as db:
             store = PgVectorStore(db, exact_search_max_rows=settings.exact_search_max_rows)
-            retriever = Retriever(store, make_embedder(settings))
+            retriever = Retriever(store, get_default_embedder(settings))
             filters = SearchFilters(collections=tuple(collection or ()))
             return await retriever.retrieve(
                 question, k=k, filters=filters, threshold=threshold, hybrid=hybrid, mmr=mmr
             )
 
-    with console.status("Searching…", spinner="dots") if not as_json else _null():
+    with err_console.status("Searching…", spinner="dots") if not as_json else _null():
         passages = run_async(go)
     if as_json:
         print_json([p.to_dict() for p in passages])
@@ -245,3 +248,15 @@ def archive(
         err_console.print(f"[bold red]Not found:[/] {exc}")
         raise typer.Exit(1) from None
     console.print(f"Archived [bold]{doc.title}[/] ({doc.id}): state {doc.state}, no longer served.")
+
+
+@app.command("workflow-articles")
+def workflow_articles(
+    out: Annotated[Path | None, typer.Option(help="Folder (default: the shipped corpus).")] = None,
+) -> None:
+    """Regenerate the knowledge articles that explain each workflow (from the workflow data)."""
+    from knowledge.workflow_articles import OUT_DIR, write_articles
+
+    paths = write_articles(out or OUT_DIR)
+    console.print(f"Wrote {len(paths)} articles to {(out or OUT_DIR)}. Ingest them with:")
+    console.print(f"  grace ingest {(out or OUT_DIR)} --collection handbook")

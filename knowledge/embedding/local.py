@@ -186,6 +186,13 @@ class SentenceTransformerEmbedder:
             raise EmbedderUnavailableError("sentence-transformers is not installed") from exc
         source = self._source()
         try:
+            # Loading prints a "Loading weights" bar on stderr: noise in CLI and JSON output.
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        except ImportError:  # pragma: no cover - a dependency of sentence-transformers
+            pass
+        try:
             return SentenceTransformer(source, device=self.device, local_files_only=offline)
         except OSError as exc:  # not bundled, not on disk, not cached, no hub
             raise EmbedderUnavailableError(

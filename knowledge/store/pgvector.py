@@ -88,6 +88,7 @@ class PgVectorStore:
         *,
         model: str,
         conn: Conn | None = None,
+        text_hashes: Sequence[str] | None = None,
     ) -> int:
         """Atomically replace a document's chunks (see :class:`VectorStore`).
 
@@ -100,6 +101,9 @@ class PgVectorStore:
             vectors: ``(len(chunks), d)`` unit-norm float32 rows.
             model: Embedding model id stored with the vectors.
             conn: Run inside the caller's transaction (under a savepoint).
+            text_hashes: SHA-256 of the exact text each vector was computed from (the key of
+                the persistent embedding cache, see :meth:`vectors_for_hashes`); defaults to
+                the hash of the chunk text.
 
         Raises:
             VectorStoreError: count mismatch or empty dimension.
@@ -115,15 +119,28 @@ class PgVectorStore:
                 # this transaction's locks on kb_chunks while this transaction waits for it.
                 await conn.execute(_create_index_sql(index_name(model, dim), model, dim))
                 self._indexed.add((model, dim))
-            return await self._replace(conn, document, chunks, vectors, model)
+            return await self._replace(conn, document, chunks, vectors, model, text_hashes)
         if dim:
             await self.ensure_index(model, dim)
         async with self.db.connection() as c:
-            return await self._replace(c, document, chunks, vectors, model)
+            return await self._replace(c, document, chunks, vectors, model, text_hashes)
 
     async def _replace(
-        self, c: Conn, doc: DocumentRef, chunks: Sequence[Chunk], vectors: Matrix, model: str
+        self,
+        c: Conn,
+        doc: DocumentRef,
+        chunks: Sequence[Chunk],
+        vectors: Matrix,
+        model: str,
+        text_hashes: Sequence[str] | None,
     ) -> int:
+        hashes = (
+            list(text_hashes)
+            if text_hashes is not None
+            else [hashlib.sha256(ch.text.encode()).hexdigest() for ch in chunks]
+        )
+        if len(hashes) != len(chunks):
+            raise VectorStoreError(f"{len(chunks)} chunks but {len(hashes)} text hashes")
         async with c.transaction():
             await c.execute("DELETE FROM kb_chunks WHERE document_id = %s", (doc.id,))
             servable_row = await (
@@ -147,12 +164,12 @@ class PgVectorStore:
                     ch.end,
                     list(ch.heading_path),
                     ch.section,
-                    hashlib.sha256(ch.text.encode()).hexdigest(),
+                    h,
                     model,
                     np.asarray(vec, dtype=np.float32),
                     bool(servable_row[0]),
                 )
-                for ch, vec in zip(chunks, vectors, strict=True)
+                for ch, vec, h in zip(chunks, vectors, hashes, strict=True)
             ]
             async with c.cursor() as cur:
                 await cur.executemany(

@@ -11,6 +11,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -68,3 +69,13 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.pool.open(wait=True)
     yield database
     await database.close()
+
+
+@pytest.fixture(scope="session")
+def local_embedder() -> Any:
+    """The real all-MiniLM-L6-v2, loaded once per test session (~7 s)."""
+    from knowledge.embedding.local import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    embedder.warmup()
+    return embedder

@@ -36,13 +36,6 @@ SEMANTIC_TRIPLES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def local_embedder() -> SentenceTransformerEmbedder:
-    embedder = SentenceTransformerEmbedder()
-    embedder.warmup()
-    return embedder
-
-
 class TestSentenceTransformerContract(EmbedderContract):
     @pytest.fixture
     def embedder(self, local_embedder: SentenceTransformerEmbedder) -> SentenceTransformerEmbedder:

@@ -1,0 +1,1 @@
+"""Metric functions used by the eval suites (pure functions, no I/O)."""
