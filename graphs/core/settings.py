@@ -52,6 +52,16 @@ class Settings(BaseSettings):
             slower; pgvector's default is 40).
         exact_search_max_rows: Filtered searches whose matching rows are at most this many use
             an exact scan instead of the HNSW index (recall 1.0; see ``grace bench knowledge``).
+        business_name: Name the agents use for the business.
+        llm_provider: ``auto`` (OpenAI if its key is set, else Anthropic if its key is set, else
+            offline), ``openai``, ``anthropic`` or ``offline`` (no language model: grounded
+            replies composed from retrieved passages and workflow actions).
+        openai_chat_model: OpenAI chat model id.
+        anthropic_chat_model: Anthropic chat model id.
+        llm_timeout_s: Per-request timeout of provider calls, seconds.
+        llm_max_retries: Retries per provider before falling back to the other one.
+        router_confidence_threshold: Below this local-router confidence, a configured LLM
+            routes instead (Grace's structured-output router).
     """
 
     model_config = SettingsConfigDict(
@@ -86,6 +96,13 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "GRACE_OPENAI_BASE_URL")
     )
+    business_name: str = "Grace Fields"
+    llm_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
+    openai_chat_model: str = "gpt-4o-mini"
+    anthropic_chat_model: str = "claude-3-5-haiku-latest"
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    router_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
     exact_search_max_rows: int = Field(default=20_000, ge=0)
     anthropic_api_key: SecretStr | None = Field(
