@@ -83,6 +83,18 @@ class Passage:
     collection: str
     heading_path: tuple[str, ...] = field(default=())
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Passage:
+        """Inverse of :meth:`to_dict` (passages travel through graph state as dicts)."""
+        return cls(
+            text=data["text"],
+            citation=Citation(**data["citation"]),
+            similarity=float(data["similarity"]),
+            fused_score=float(data["fused_score"]),
+            collection=data["collection"],
+            heading_path=tuple(data.get("heading_path", ())),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready representation."""
         return {

@@ -15,7 +15,20 @@ import pytest
 # Never touch the user's real data dir or database, whatever the environment says.
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="gft-data-", dir="/tmp"))
 os.environ["GRACE_DATA_DIR"] = str(_DATA_DIR)
-for _var in ("DATABASE_URL", "GRACE_DATABASE_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+for _var in (
+    "DATABASE_URL",
+    "GRACE_DATABASE_URL",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GRACE_OPENAI_API_KEY",
+    "GRACE_ANTHROPIC_API_KEY",
+    "GRACE_LLM_PROVIDER",
+    "OPENAI_BASE_URL",
+    "GRACE_OPENAI_BASE_URL",
+    "ANTHROPIC_BASE_URL",
+    "REDIS_URL",
+    "GRACE_REDIS_URL",
+):
     os.environ.pop(_var, None)
 
 from graphs.core.logs import configure_logging  # noqa: E402

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import bench, db, demo, knowledge, workflows
+from api.cli import bench, chat, db, demo, knowledge, workflows
 from graphs.core.logs import configure_logging
 
 app = typer.Typer(
@@ -23,6 +23,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("demo")(demo.demo)
+app.command("chat")(chat.chat)
+app.command("ask")(chat.ask)
+app.add_typer(chat.escalations_app, name="escalations")
 app.command("ingest")(knowledge.ingest)
 app.command("search")(knowledge.search)
 app.add_typer(knowledge.app, name="knowledge")

@@ -1,0 +1,1 @@
+"""LLM providers, Grace's structured-output router and the offline reply composer."""

@@ -1,0 +1,286 @@
+"""Offline replies: grounded answers assembled without a language model.
+
+With no provider configured, a persona still answers: the sentences of the retrieved passages
+that share the most content words with the question, quoted with numbered citations, then the
+workflow actions taken and the ones refused, always labelled as offline. Deterministic: the same
+inputs give the same text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from knowledge.retriever import Citation, Passage
+
+#: First line of every offline reply.
+OFFLINE_LABEL = (
+    "_(offline mode: no language model is configured; this answer is assembled from the "
+    "knowledge base and the actions taken)_"
+)
+
+#: Words that carry no topic: question words, auxiliaries, pronouns, common function words.
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be been before being below
+    between both but by can could did do does doing done down during each either else ever for
+    from further get got had has have having he her here hers him his how i if in into is it its
+    just know let like may me might more most much must my need no nor not now of off on once
+    one only or other our ours out over own please same she should so some such tell than that
+    the their theirs them then there these they this those through to too under until up upon
+    us very want was we were what when where whether which while who whom whose why will with
+    would yes yet you your yours""".split()  # noqa: SIM905
+)
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+_MARKUP = re.compile(r"\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)")
+_TABLE_RULE = re.compile(r"^:?-{2,}:?$")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MIN_WORDS = 4
+_DONT_KNOW = (
+    "I don't know the answer to that: nothing in our knowledge base matches your question "
+    "closely enough, and I would rather not guess."
+)
+_HAND_OVER = "Would you like me to hand this over to a member of our team?"
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A quotable sentence, its content terms and those of the heading it sits under."""
+
+    text: str
+    terms: frozenset[str]
+    heading: frozenset[str]
+
+    def score(self, weights: dict[str, float]) -> float:
+        """Weighted overlap with the question; heading-only matches count half."""
+        own = sum(w for t, w in weights.items() if t in self.terms)
+        return own + 0.5 * sum(w for t, w in weights.items() if t in self.heading - self.terms)
+
+
+def compose_grounded_reply(
+    *,
+    persona_display: str,
+    message: str,
+    passages: Sequence[Passage],
+    actions: Sequence[str] = (),
+    refusals: Sequence[str] = (),
+    escalation: str | None = None,
+    max_passages: int = 3,
+    sentences_per_passage: int = 2,
+) -> str:
+    """Compose a labelled, cited reply from passages and workflow outcomes, without a model.
+
+    Args:
+        persona_display: Name shown for the persona answering (``"Atlas"``).
+        message: The client's question; its content words pick the sentences quoted.
+        passages: Retrieved passages, best first (as :class:`knowledge.retriever.Retriever`
+            returns them).
+        actions: Workflow transitions applied, each already described in words (see
+            :func:`describe_transition`).
+        refusals: What could not be done and why (e.g. an approval only staff may give).
+        escalation: Set when the thread was handed to a person: what they will look at.
+        max_passages: Passages considered, from the top.
+        sentences_per_passage: Sentences quoted from each passage at most.
+
+    Returns:
+        Markdown text: the offline label, quoted sentences with ``[n]`` citations, actions,
+        refusals, escalation and a ``Sources:`` list. With no passages and no actions, an
+        honest "I don't know" that offers a hand-over to a person (or confirms one).
+    """
+    candidates = [(p, _units(p.text, _section_terms(p))) for p in passages[:max_passages]]
+    weights = _term_weights(content_terms(message), [u for _, us in candidates for u in us])
+    quotes: list[tuple[str, int]] = []
+    sources: list[Citation] = []
+    seen_text: set[str] = set()
+    for rank, (passage, units) in enumerate(candidates):
+        picked = _pick(units, weights, sentences_per_passage, fallback=rank == 0)
+        picked = [s for s in picked if s.lower() not in seen_text]
+        if not picked:
+            continue
+        seen_text.update(s.lower() for s in picked)
+        text = " ".join(_sentence(s) for s in picked)
+        quotes.append((text, _source_number(sources, passage.citation)))
+
+    body: list[str] = []
+    if quotes:
+        bullets = "\n".join(f'- "{text}" [{n}]' for text, n in quotes)
+        body.append("This is what our knowledge base says:\n" + bullets)
+    if actions:
+        body.append("What I did:\n" + "\n".join(f"- {_sentence(a)}" for a in actions))
+    if refusals:
+        body.append("What I could not do:\n" + "\n".join(f"- {_sentence(r)}" for r in refusals))
+    if escalation is not None:
+        detail = f": {_sentence(escalation)}" if escalation.strip() else "."
+        body.append(f"I have passed this to a member of our team, who will follow up{detail}")
+    elif not quotes and not actions:
+        body.append(_HAND_OVER if refusals else f"{_DONT_KNOW} {_HAND_OVER}")
+    body[0] = f"{persona_display} here. {body[0]}"
+    parts = [OFFLINE_LABEL, *body]
+    if sources:
+        lines = [f"[{i}] {_source_line(c)}" for i, c in enumerate(sources, start=1)]
+        parts.append("Sources:\n" + "\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def describe_transition(
+    *, workflow: str, event: str, from_state: str, to_state: str, subject: str | None = None
+) -> str:
+    """Describe an applied workflow transition in words, for ``actions``.
+
+    Args:
+        workflow: Workflow name or id (``"wellness booking"``, ``"WF-BOOK"``).
+        event: The transition's event (``quote_accepted``).
+        from_state: State before.
+        to_state: State after.
+        subject: What moved (``"booking B-12"``), when known.
+
+    Returns:
+        E.g. ``Recorded "quote accepted" for booking B-12 (wellness booking): quote sent →
+        payment pending.``
+    """
+    what = f" for {subject}" if subject else ""
+    return (
+        f'Recorded "{_words(event)}"{what} ({workflow}): {_words(from_state)} → {_words(to_state)}.'
+    )
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed content words of ``text`` (stopwords and one-letter words dropped)."""
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+def _pick(units: list[_Unit], weights: dict[str, float], limit: int, fallback: bool) -> list[str]:
+    """The ``limit`` best-scoring units in document order (the first one if none scores)."""
+    scored = [(u.score(weights), i, u) for i, u in enumerate(units)]
+    best = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))[:limit]
+    chosen = [u for _, _, u in sorted(best, key=lambda x: x[1])]
+    if not chosen and fallback and units:
+        chosen = units[:1]
+    return [_clip(u.text) for u in chosen]
+
+
+def _term_weights(terms: set[str], units: list[_Unit]) -> dict[str, float]:
+    """Inverse document frequency of each question term over the candidate sentences."""
+    n = len(units)
+    return {
+        t: 1.0 + math.log((n + 1) / (1 + sum(t in u.terms or t in u.heading for u in units)))
+        for t in terms
+    }
+
+
+def _units(text: str, heading: frozenset[str] = frozenset()) -> list[_Unit]:
+    """Split a markdown passage into sentences, each with the terms of its nearest heading.
+
+    Headings are not quoted; list items, paragraphs and table rows are split apart; emphasis,
+    links and list markers are removed.
+    """
+    units: list[_Unit] = []
+    block: list[str] = []
+    table: list[str] = []
+
+    def flush() -> None:
+        if block:
+            units.extend(_prose(" ".join(block), heading))
+            block.clear()
+        if table:
+            units.extend(_table(table, heading))
+            table.clear()
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("|"):
+            if block:
+                flush()
+            table.append(line)
+            continue
+        if table or not line or line.startswith("#") or _LIST_MARKER.match(line):
+            flush()
+        if line.startswith("#"):
+            heading = frozenset(content_terms(line.lstrip("#")))
+        elif line:
+            block.append(line)
+    flush()
+    return units
+
+
+def _prose(text: str, heading: frozenset[str]) -> list[_Unit]:
+    text = _MARKUP.sub("", _LINK.sub(r"\1", _LIST_MARKER.sub("", text))).strip()
+    return [_unit(s, heading) for s in _SENTENCE_END.split(text) if _long_enough(s)]
+
+
+def _table(rows: list[str], heading: frozenset[str]) -> list[_Unit]:
+    """One sentence per body row: ``first cell: other cells; ...`` (header row dropped)."""
+    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows]
+    rules = {i for i, row in enumerate(cells) if all(_TABLE_RULE.match(c) for c in row)}
+    out: list[_Unit] = []
+    for i, row in enumerate(cells):
+        if i in rules or i + 1 in rules:
+            continue
+        row = [_MARKUP.sub("", c) for c in row if c]
+        text = f"{row[0]}: {'; '.join(row[1:])}" if len(row) > 1 else "".join(row)
+        if _long_enough(text):
+            out.append(_unit(text, heading))
+    return out
+
+
+def _unit(text: str, heading: frozenset[str]) -> _Unit:
+    text = text.strip()
+    return _Unit(text, frozenset(content_terms(text)), heading)
+
+
+def _long_enough(sentence: str) -> bool:
+    return len(_WORD.findall(sentence.lower())) >= _MIN_WORDS
+
+
+def _stem(word: str) -> str:
+    """Crude suffix stripping so "bookings", "booked" and "booking" (or "prices", "price") meet."""
+    word = word.removesuffix("'s")
+    if word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+def _section_terms(passage: Passage) -> frozenset[str]:
+    heading = passage.heading_path[-1] if passage.heading_path else passage.citation.section
+    return frozenset(content_terms(heading or ""))
+
+
+def _clip(sentence: str, limit: int = 320) -> str:
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+
+
+def _source_number(sources: list[Citation], citation: Citation) -> int:
+    """1-based number of the citation's document section, adding it on first use."""
+    key = (citation.document_id, citation.section)
+    for i, known in enumerate(sources, start=1):
+        if (known.document_id, known.section) == key:
+            return i
+    sources.append(citation)
+    return len(sources)
+
+
+def _source_line(citation: Citation) -> str:
+    return f"{citation.label()} ({citation.source})" if citation.source else citation.label()
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?", ")", "…")) else text + "."
+
+
+def _words(identifier: str) -> str:
+    return identifier.replace("_", " ").replace("-", " ").strip()

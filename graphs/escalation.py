@@ -1,0 +1,190 @@
+"""Escalation levels and the triggers that raise them.
+
+Levels (typed, with recorded reasons):
+    1. one persona handles the turn;
+    2. Grace coordinates several personas and merges their work (multi-intent turns,
+       complaints);
+    3. full network response: every relevant persona contributes and Grace writes an incident
+       summary (high-impact incidents);
+    4. a person decides: the thread pauses (LangGraph ``interrupt``) until staff resolve it.
+
+Trigger detection is deterministic: curated phrase patterns per trigger (the trigger ids and
+levels come from ``agents/personas.yaml``, taken from the seed's escalation procedures). A
+persona needing a ``human``-owned workflow step raises level 4 on its own (``approval``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Level(IntEnum):
+    """Escalation level of a turn."""
+
+    SINGLE = 1
+    COORDINATED = 2
+    NETWORK = 3
+    HUMAN = 4
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A detected reason to escalate.
+
+    Attributes:
+        id: Trigger id from the registry (e.g. ``legal_compliance``).
+        level: The level it requires.
+        evidence: The words in the message that matched.
+    """
+
+    id: str
+    level: Level
+    evidence: str
+
+
+#: Phrase patterns per trigger id (case-insensitive regular expressions, word-bounded).
+PATTERNS: dict[str, tuple[Level, tuple[str, ...]]] = {
+    "explicit_human_request": (
+        Level.HUMAN,
+        (
+            r"\b(talk|speak|chat)\s+(to|with)\s+(a\s+)?(real\s+)?(person|human|someone|somebody|"
+            r"manager|staff|agent)\b",
+            r"\b(real|actual)\s+(person|human)\b",
+            r"\b(your|a|the)\s+manager\b",
+            r"\bnot\s+(a|another)\s+bot\b",
+            r"\bdon'?t\s+want\s+(a|to\s+talk\s+to\s+a)\s+bot\b",
+            r"\bput\s+me\s+through\b",
+            r"\bcall\s+me\s+back\b",
+        ),
+    ),
+    "legal_compliance": (
+        Level.HUMAN,
+        (
+            r"\b(lawyer|solicitor|attorney|legal\s+action|sue|lawsuit|court)\b",
+            r"\b(gdpr|ccpa|data\s+protection)\b",
+            r"\b(erase|delete|remove)\s+(all\s+)?(my|the)\s+(personal\s+)?(data|information|records)\b",
+            r"\bright\s+to\s+be\s+forgotten\b",
+            r"\b(is\s+this|is\s+that|it'?s\s+not)\s+(even\s+)?legal\b",
+            r"\b(even|actually)\s+legal\b",
+        ),
+    ),
+    "vip_client": (
+        Level.HUMAN,
+        (
+            r"\b(biggest|major|long[- ]standing|top)\s+(collector|client|patron|sponsor|donor)s?\b",
+            r"\bas\s+(a|one\s+of\s+your)\s+(vip|patron|sponsor|major\s+collector)\b",
+            r"\b(our\s+foundation|board\s+chair|chair\s+of\s+our\s+board)\b",
+            r"\bvip\b",
+        ),
+    ),
+    "complex_dispute": (
+        Level.HUMAN,
+        (
+            r"\bwithout\s+(my|her|his|their)\s+(consent|permission|approval)\b",
+            r"\bboth\s+claim\b",
+            r"\b(we|i)\s+disagree\s+with\s+(you|your)\b",
+            r"\bdispute\b(?!.*\b(charge|invoice|payment|bank)\b)",
+        ),
+    ),
+    "payment_dispute": (
+        Level.HUMAN,
+        (
+            r"\b(charged|billed)\s+(me\s+)?(twice|double|two\s+times)\b",
+            r"\b(double|duplicate)\s+(charge|payment|billing)\b",
+            r"\bchargeback\b",
+            r"\bdisput\w*\s+(the|this|a|my)\s+(charge|invoice|payment)\b",
+            r"\b(invoice|charge|bill)\s+is\s+wrong\b",
+            r"\bwon'?t\s+pay\b",
+        ),
+    ),
+    "safety_health_concern": (
+        Level.HUMAN,
+        (
+            r"\b(injur\w*|hurt(s|ing)?|pain(ful)?|dizz\w*|faint\w*|bleed\w*|allergic|reaction|"
+            r"unwell|sick)\b",
+            r"\b(slipped|fell|fallen)\b",
+            r"\bemergency\b",
+        ),
+    ),
+    "needs_human_judgement": (
+        Level.HUMAN,
+        (
+            r"\b(waive|make\s+an\s+exception|exception\s+for\s+me)\b",
+            r"\bpromised\s+me\b",
+            r"\bhonou?r\s+(it|the|that|this)\b",
+            r"\bdoesn'?t\s+fit\s+your\s+(rules|policy|policies)\b",
+        ),
+    ),
+    "high_impact_incident": (
+        Level.NETWORK,
+        (
+            r"\b(site|website|portal|booking\s+system|app)\s+(is\s+)?(down|broken|not\s+working)\b",
+            r"\bnobody\s+can\s+(pay|book|log\s*in)\b",
+            r"\b(data\s+(leak|breach)|leaked|exposed)\b",
+            r"\bother\s+people'?s\s+(details|data|emails|information)\b",
+            r"\b(smashed|destroyed|shattered)\b",
+            r"\ball\s+over\s+(social\s+media|the\s+news|instagram|twitter)\b",
+        ),
+    ),
+    "complaint": (
+        Level.COORDINATED,
+        (
+            r"\b(formal\s+)?complaint\b",
+            r"\b(really|very|so|extremely)\s+(unhappy|disappointed|upset|frustrated)\b",
+            r"\bfed\s+up\b",
+            r"\bnobody\s+(has\s+)?(called|replied|answered|got\s+back)\b",
+            r"\bunacceptable\b",
+        ),
+    ),
+}
+
+_COMPILED = {
+    tid: (level, tuple(re.compile(p, re.IGNORECASE) for p in pats))
+    for tid, (level, pats) in PATTERNS.items()
+}
+
+
+@dataclass(frozen=True)
+class EscalationDecision:
+    """The level of a turn and why.
+
+    Attributes:
+        level: The highest level any reason requires (1 when nothing triggered).
+        triggers: Every trigger found in the message.
+        reasons: Human-readable reasons, recorded in the thread state.
+    """
+
+    level: Level = Level.SINGLE
+    triggers: tuple[Trigger, ...] = field(default=())
+    reasons: tuple[str, ...] = field(default=())
+
+
+def detect_triggers(message: str) -> list[Trigger]:
+    """Every escalation trigger whose phrases occur in ``message``, highest level first."""
+    found = []
+    for tid, (level, patterns) in _COMPILED.items():
+        for pattern in patterns:
+            m = pattern.search(message)
+            if m:
+                found.append(Trigger(tid, level, m.group(0)))
+                break
+    found.sort(key=lambda t: -int(t.level))
+    return found
+
+
+def assess(message: str, *, multi_intent: bool = False) -> EscalationDecision:
+    """Decide the level of a turn from its message (and the router's multi-intent flag).
+
+    Args:
+        message: The user's message.
+        multi_intent: The router found several intents for different personas (level 2).
+    """
+    triggers = detect_triggers(message)
+    reasons = [f"{t.id}: “{t.evidence}”" for t in triggers]
+    level = max((t.level for t in triggers), default=Level.SINGLE)
+    if multi_intent and level < Level.COORDINATED:
+        level = Level.COORDINATED
+        reasons.append("multi_intent: the message asks several personas for different things")
+    return EscalationDecision(level=Level(level), triggers=tuple(triggers), reasons=tuple(reasons))

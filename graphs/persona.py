@@ -1,0 +1,233 @@
+"""The persona subgraph factory: one ``agent ⇄ tools`` loop per persona.
+
+``agent`` asks the persona's model (tools bound: only what it owns) or, offline, the lexical
+policy; ``tools`` executes the calls through :class:`~graphs.tool_exec.ToolExecutor`. A request
+for a ``human``-owned step interrupts *inside* the subgraph (level 4); the thread waits in the
+checkpointer and, on resume, the person's decision is applied through the engine as
+``human:<name>``. A ``handoff`` tool call jumps to another persona in the parent graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, interrupt
+
+from graphs.deps import GraphDeps
+from graphs.escalation import Level
+from graphs.offline_policy import plan
+from graphs.state import GraceState
+from graphs.tool_exec import ToolContext, ToolExecutor, ToolResult
+from graphs.tools import ToolSpec, build_tools
+
+BUDGET_MESSAGE = (
+    "I've reached the number of steps I can take for one request without finishing it. "
+    "I've stopped here so nothing is left half-done; a member of staff can pick it up."
+)
+
+
+def this_turn(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """Messages after the last human message (the current turn's work so far)."""
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return list(messages[i + 1 :])
+    return list(messages)
+
+
+def last_user_text(messages: Sequence[BaseMessage]) -> str:
+    """Text of the most recent human message."""
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage):
+            return str(m.content)
+    return ""
+
+
+def thread_id_of(config: RunnableConfig) -> str:
+    """The conversation id LangGraph runs under."""
+    return str((config.get("configurable") or {}).get("thread_id", "local"))
+
+
+class PersonaAgent:
+    """Builds and runs one persona's subgraph.
+
+    Args:
+        name: Persona name (``nyra`` … ``atlas``).
+        deps: Shared collaborators.
+    """
+
+    def __init__(self, name: str, deps: GraphDeps) -> None:
+        self.name = name
+        self.deps = deps
+        self.persona = deps.registry.get(name)
+        handoffs = tuple(p for p in self.persona.handoffs_to if p != name)
+        self.tools: list[ToolSpec] = build_tools(name, deps.engine.catalog, handoffs=handoffs)
+        self._bound: Any = None
+        if deps.model is not None:
+            self._bound = deps.model.bind_tools([t.as_openai_tool() for t in self.tools])
+
+    def system_prompt(self) -> str:
+        """The persona's versioned prompt, rendered for this business."""
+        from agents.prompts import load_prompt
+
+        return str(load_prompt(self.name).render(business_name=self.deps.settings.business_name))
+
+    def build(self) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """Compile the ``agent ⇄ tools`` subgraph."""
+        g: StateGraph[Any] = StateGraph(GraceState)
+        g.add_node("agent", self.agent)
+        g.add_node("tools", self.run_tools, destinations=("agent", END))
+        g.add_edge(START, "agent")
+        g.add_conditional_edges("agent", _after_agent, {"tools": "tools", "end": END})
+        return g.compile(name=self.name)
+
+    # ------------------------------------------------------------------ nodes
+    async def agent(self, state: GraceState, config: RunnableConfig) -> dict[str, Any]:
+        """Decide the next step: tool calls, or the persona's answer for this turn."""
+        steps = int(state.get("steps", 0)) + 1
+        if steps > self.deps.step_budget:
+            return {"steps": steps, "messages": [AIMessage(BUDGET_MESSAGE, name=self.name)]}
+        messages: list[BaseMessage] = list(state.get("messages", []))
+        if self._bound is not None:
+            prompt = [SystemMessage(self.system_prompt()), *messages]
+            reply = await self._bound.ainvoke(prompt, config)
+            reply.name = self.name
+            return {"steps": steps, "messages": [reply]}
+        return {"steps": steps, "messages": [await self._offline_step(state, messages)]}
+
+    async def _offline_step(self, state: GraceState, messages: list[BaseMessage]) -> AIMessage:
+        turn = this_turn(messages)
+        text = last_user_text(messages)
+        acted = any(
+            isinstance(m, ToolMessage) and m.name in {t.name for t in self.tools} for m in turn
+        )
+        if not acted:
+            calls = await plan(
+                self.name, text, self.tools, dict(state.get("instances") or {}), self.deps.engine
+            )
+            if calls:
+                return AIMessage("", tool_calls=[c.as_tool_call() for c in calls], name=self.name)
+        return AIMessage(await self._compose_offline(state, text), name=self.name)
+
+    async def _compose_offline(self, state: GraceState, text: str) -> str:
+        from agents.llm.offline import compose_grounded_reply
+        from knowledge.retriever import Passage
+
+        passages = [Passage.from_dict(p) for p in state.get("passages") or []]
+        if not passages and self.deps.retriever is not None and self.name != "atlas":
+            passages = list(await self.deps.retriever.retrieve(text, k=3))
+        actions = [
+            f"opened a {a['workflow_id']} case ({a['instance_id'][:8]}), now {a['to_state']}"
+            if a["event"] == "start"
+            else f"{a['event'].replace('_', ' ')}: {a['workflow_id']} case moved from "
+            f"{a['from_state']} to {a['to_state']} (by {a['actor']})"
+            for a in state.get("actions") or []
+            if a["persona"] == self.name
+        ]
+        refusals = [r["message"] for r in state.get("refusals") or [] if r["persona"] == self.name]
+        resolution = state.get("resolution")
+        escalation = None
+        if resolution and resolution.get("kind") == "approval":
+            verdict = "approved" if resolution.get("approved") else "declined"
+            escalation = f"A person ({resolution.get('by', 'staff')}) {verdict} the request."
+        return str(
+            compose_grounded_reply(
+                persona_display=self.persona.display_name,
+                message=text,
+                passages=passages,
+                actions=actions,
+                refusals=refusals,
+                escalation=escalation,
+            )
+        )
+
+    async def run_tools(self, state: GraceState, config: RunnableConfig) -> Any:
+        """Execute the last message's tool calls as this persona."""
+        last = state["messages"][-1]
+        assert isinstance(last, AIMessage)
+        ctx = ToolContext(
+            engine=self.deps.engine,
+            thread_id=thread_id_of(config),
+            turn=int(state.get("turn", 1)),
+            instances=dict(state.get("instances") or {}),
+            retriever=self.deps.retriever,
+        )
+        executor = ToolExecutor(self.name, self.tools, ctx)
+        update: dict[str, Any] = {
+            "messages": [],
+            "actions": [],
+            "refusals": [],
+            "citations": [],
+            "passages": [],
+            "instances": {},
+        }
+        handoff: str | None = None
+        for call in last.tool_calls:
+            result = await executor.run(call["name"], dict(call.get("args") or {}))
+            if result.approval is not None:
+                result = await self._ask_person(executor, result, state, update)
+            _merge(update, result, ctx)
+            update["messages"].append(
+                ToolMessage(result.content, tool_call_id=call["id"] or "", name=call["name"])
+            )
+            handoff = handoff or result.handoff
+        if handoff == "grace":
+            # Handing back to the supervisor means no persona can finish this: a person decides.
+            reason = f"handoff_to_grace: {self.name} could not complete the request"
+            update.update(
+                level=int(Level.HUMAN),
+                reasons=[*(state.get("reasons") or []), reason],
+                queue=[],
+                needs_person=True,
+            )
+            return Command(goto=END, update=update)
+        if handoff is not None:
+            # The supervisor's dispatcher runs the colleague next (it is first in the queue).
+            queue = [handoff, *(p for p in state.get("queue") or [] if p != handoff)]
+            update.update(queue=queue, current_persona=handoff)
+            return Command(goto=END, update=update)
+        return Command(goto="agent", update=update)
+
+    async def _ask_person(
+        self,
+        executor: ToolExecutor,
+        result: ToolResult,
+        state: GraceState,
+        update: dict[str, Any],
+    ) -> ToolResult:
+        """Level 4 inside the subgraph: pause for a person's decision, then apply it."""
+        request = dict(result.approval or {})
+        request["summary"] = (
+            f"{self.persona.display_name} needs a person to take '{request['event']}' on "
+            f"{request['workflow_id']} case {request['instance_id']}: {request.get('reason', '')}"
+        )
+        request["reasons"] = [f"human_approval_required: {request['event']}"]
+        decision = interrupt(request)
+        update["level"] = int(Level.HUMAN)
+        update["reasons"] = [*(state.get("reasons") or []), *request["reasons"]]
+        update["resolution"] = {"kind": "approval", **dict(decision)}
+        return await executor.apply_decision(request, dict(decision))
+
+
+def _merge(update: dict[str, Any], result: ToolResult, ctx: ToolContext) -> None:
+    if result.action:
+        update["actions"].append(result.action)
+    if result.refusal:
+        update["refusals"].append(result.refusal)
+    update["citations"].extend(result.citations)
+    update["passages"].extend(p.to_dict() for p in result.passages)
+    if result.instance:
+        wf_id, iid = result.instance
+        update["instances"][wf_id] = iid
+        ctx.instances[wf_id] = iid
+
+
+def _after_agent(state: GraceState) -> str:
+    last = state["messages"][-1]
+    if isinstance(last, AIMessage) and last.tool_calls:
+        return "tools"
+    return "end"

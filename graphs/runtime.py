@@ -1,0 +1,313 @@
+"""``GraceRuntime``: the supervisor graph with its database, checkpointer and collaborators.
+
+This is what the CLI and the API use::
+
+    rt = await GraceRuntime.open()
+    turn = await rt.ask("Can I book a sound bath on Tuesday?", thread_id="t-1")
+    if turn.escalation:                       # level 4: waiting for a person
+        turn = await rt.resolve(turn.escalation.id, approve=True, by="maria")
+    await rt.close()
+
+Threads persist in PostgreSQL through ``langgraph-checkpoint-postgres`` on the same database;
+a process killed mid-turn resumes from the last checkpoint, and workflow steps carry
+idempotency keys so none is applied twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
+
+from graphs.core.database import Database
+from graphs.core.settings import Settings, get_settings
+from graphs.deps import GraphDeps
+from graphs.escalation_store import EscalationRecord, EscalationRepository
+from graphs.supervisor import build_graph, final_reply
+from graphs.workflows.engine import WorkflowEngine
+
+
+class ThreadBusyError(RuntimeError):
+    """The thread is waiting for a person; new messages wait until it is resolved."""
+
+    def __init__(self, thread_id: str, escalation: EscalationRecord | None) -> None:
+        self.thread_id = thread_id
+        self.escalation = escalation
+        ref = f" (escalation {escalation.id})" if escalation else ""
+        super().__init__(f"conversation {thread_id} is waiting for a person{ref}")
+
+
+@dataclass
+class TurnResult:
+    """What one turn produced.
+
+    Attributes:
+        reply: The text shown to the user ("" while waiting for a person).
+        persona: Who answered (a persona, or ``grace`` for merged / staff replies).
+        level: Escalation level 1-4.
+        reasons: Why that level.
+        route: The routing decision.
+        actions: Workflow transitions applied.
+        refusals: Steps refused (ownership, state, budget…).
+        citations: Knowledge citations behind the reply.
+        escalation: The pending escalation when the thread paused for a person.
+    """
+
+    thread_id: str
+    turn: int
+    reply: str
+    persona: str | None
+    level: int
+    reasons: list[str] = field(default_factory=list)
+    route: dict[str, Any] = field(default_factory=dict)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    escalation: EscalationRecord | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready representation."""
+        out = dict(self.__dict__)
+        out["escalation"] = self.escalation.to_dict() if self.escalation else None
+        return out
+
+
+class GraceRuntime:
+    """The running product: graph + database + checkpointer.
+
+    Use :meth:`open`; close with :meth:`close` (or ``async with``).
+    """
+
+    def __init__(self, db: Database, deps: GraphDeps, checkpointer: Any, *, owns_db: bool) -> None:
+        self.db = db
+        self.deps = deps
+        self.checkpointer = checkpointer
+        self.graph = build_graph(deps, checkpointer=checkpointer)
+        self.escalations = EscalationRepository(db)
+        self._owns_db = owns_db
+        self._checkpoint_pool: Any = None
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        db: Database | None = None,
+        model: Any = "auto",
+        embedder: Any = None,
+        router: Any = None,
+        knowledge: bool = True,
+    ) -> GraceRuntime:
+        """Connect everything.
+
+        Args:
+            settings: Process settings (default: from the environment).
+            db: An open database (default: connect per settings; closed by :meth:`close`).
+            model: A chat model; ``"auto"`` picks the configured provider (None offline).
+            embedder: Embedder for the router and retrieval (default: the process-wide one).
+            router: First-stage router (default: ``agents.router.LocalRouter``).
+            knowledge: Give Atlas (and offline replies) the knowledge base.
+        """
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        from agents.registry import PersonaRegistry
+        from knowledge.embedding.factory import get_default_embedder
+        from knowledge.retriever import Retriever
+        from knowledge.store.pgvector import PgVectorStore
+
+        settings = settings or get_settings()
+        owns = db is None
+        db = db or await Database.connect(settings)
+        if model == "auto":
+            from agents.llm.providers import make_chat_model
+
+            model = make_chat_model(settings)
+        embedder = embedder or get_default_embedder(settings)
+        registry = PersonaRegistry.load()
+        retriever = None
+        if knowledge:
+            store = PgVectorStore(db, exact_search_max_rows=settings.exact_search_max_rows)
+            retriever = Retriever(store, embedder)
+        deps = GraphDeps(
+            settings=settings,
+            engine=WorkflowEngine(db),
+            registry=registry,
+            router=router or _local_router(registry, embedder),
+            retriever=retriever,
+            model=model,
+        )
+        pool = await _checkpoint_pool(db.url)
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()  # the checkpointer's own versioned tables (idempotent)
+        rt = cls(db, deps, saver, owns_db=owns)
+        rt._checkpoint_pool = pool
+        return rt
+
+    async def __aenter__(self) -> GraceRuntime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release the checkpointer's connections, and the database if this runtime opened it."""
+        if self._checkpoint_pool is not None:
+            await self._checkpoint_pool.close()
+        if self._owns_db:
+            await self.db.close()
+
+    @staticmethod
+    def _config(thread_id: str) -> RunnableConfig:
+        return {"configurable": {"thread_id": thread_id}, "recursion_limit": 60}
+
+    async def ask(
+        self, message: str, *, thread_id: str | None = None, agent: str | None = None
+    ) -> TurnResult:
+        """Run one user turn.
+
+        Args:
+            message: The user's text.
+            thread_id: Conversation to continue (a new one when None).
+            agent: Talk to this persona directly (ownership and escalation still apply).
+
+        Raises:
+            ThreadBusyError: the thread is paused waiting for a person.
+            agents.registry.UnknownPersonaError: ``agent`` is not a persona.
+        """
+        thread_id = thread_id or f"t-{uuid.uuid4().hex[:12]}"
+        if agent is not None:
+            agent = self.deps.registry.get(agent).name
+        pending = await self._pending(thread_id)
+        if pending:
+            raise ThreadBusyError(thread_id, pending[0])
+        await self.recover(thread_id)
+        inputs = {"messages": [HumanMessage(message)], "requested_persona": agent}
+        await self.graph.ainvoke(inputs, self._config(thread_id))
+        return await self._result(thread_id)
+
+    async def resolve(
+        self,
+        escalation_id: str | uuid.UUID,
+        *,
+        approve: bool,
+        note: str | None = None,
+        by: str = "staff",
+    ) -> TurnResult:
+        """Decide a pending escalation and resume its thread.
+
+        Raises:
+            graphs.escalation_store.EscalationNotFoundError: unknown id.
+            graphs.escalation_store.EscalationAlreadyResolvedError: already decided.
+        """
+        esc = await self.escalations.get(escalation_id)
+        await self.escalations.mark_resolved(esc.id, approved=approve, by=by, note=note)
+        decision = {"approved": approve, "note": note, "by": by}
+        await self.graph.ainvoke(
+            Command(resume={esc.interrupt_id: decision}),
+            self._config(esc.thread_id),
+        )
+        return await self._result(esc.thread_id)
+
+    async def recover(self, thread_id: str) -> TurnResult | None:
+        """Finish a turn that a crash left half-done (from its last checkpoint).
+
+        Nodes re-run from the last completed step; workflow steps replay through their
+        idempotency keys, so nothing is applied twice and no message is repeated.
+
+        Returns:
+            The completed turn, or None when the thread had nothing unfinished (or waits for
+            a person, which only :meth:`resolve` continues).
+        """
+        snap = await self.graph.aget_state(self._config(thread_id))
+        if not snap.next or await self._interrupts(thread_id):
+            return None
+        await self.graph.ainvoke(None, self._config(thread_id))
+        return await self._result(thread_id)
+
+    async def _interrupts(self, thread_id: str) -> list[Any]:
+        snap = await self.graph.aget_state(self._config(thread_id), subgraphs=True)
+        found: list[Any] = []
+
+        def walk(s: Any) -> None:
+            for task in getattr(s, "tasks", ()) or ():
+                found.extend(task.interrupts or ())
+                if getattr(task, "state", None) is not None and not isinstance(task.state, dict):
+                    walk(task.state)
+
+        walk(snap)
+        unique = {i.id: i for i in found}
+        return list(unique.values())
+
+    async def _pending(self, thread_id: str) -> list[EscalationRecord]:
+        if not await self._interrupts(thread_id):
+            return []
+        return await self.escalations.list(status="pending", thread_id=thread_id)
+
+    async def _result(self, thread_id: str) -> TurnResult:
+        snap = await self.graph.aget_state(self._config(thread_id))
+        values = dict(snap.values or {})
+        escalation = None
+        interrupts = await self._interrupts(thread_id)
+        for intr in interrupts:
+            escalation = await self.escalations.record(
+                thread_id=thread_id,
+                turn=int(values.get("turn", 0)),
+                interrupt_id=intr.id,
+                payload=dict(intr.value),
+            )
+        reply, persona = ("", None) if interrupts else final_reply(values.get("messages", []))
+        return TurnResult(
+            thread_id=thread_id,
+            turn=int(values.get("turn", 0)),
+            reply=values.get("reply") or reply if not interrupts else "",
+            persona=persona or values.get("current_persona"),
+            level=4 if interrupts else int(values.get("level", 1)),
+            reasons=list(
+                dict.fromkeys(
+                    [
+                        *(values.get("reasons") or []),
+                        *(r for i in interrupts for r in dict(i.value).get("reasons", [])),
+                    ]
+                )
+            ),
+            route=dict(values.get("route") or {}),
+            actions=list(values.get("actions") or []),
+            refusals=list(values.get("refusals") or []),
+            citations=list(values.get("citations") or []),
+            escalation=escalation,
+        )
+
+
+def _local_router(registry: Any, embedder: Any) -> Any:
+    from agents.router import LocalRouter
+
+    return LocalRouter(registry, embedder)
+
+
+async def _checkpoint_pool(url: str) -> Any:
+    """Connections for the checkpointer, committing asynchronously.
+
+    A graph turn writes dozens of small checkpoints; waiting for a WAL flush on each costs
+    ~0.3 ms apiece. Checkpoints therefore use ``synchronous_commit = off`` (PostgreSQL docs,
+    "Asynchronous Commit": a server crash may lose the last few hundred milliseconds of commits
+    but never corrupts data), while business state — workflow transitions, documents,
+    escalations — keeps fully durable commits on the main pool. Losing a checkpoint only means
+    a turn is replayed from an earlier step, and workflow steps replay through their
+    idempotency keys.
+    """
+    from psycopg_pool import AsyncConnectionPool
+
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=4,
+        kwargs={"autocommit": True, "options": "-c synchronous_commit=off"},
+        open=False,
+        name="grace-checkpoints",
+    )
+    await pool.open(wait=True, timeout=15)
+    return pool

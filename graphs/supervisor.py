@@ -1,0 +1,241 @@
+"""The Grace Fields supervisor: a LangGraph ``StateGraph`` over eight persona subgraphs.
+
+Flow of one turn::
+
+    triage ─┬─ level 4 trigger ─────────────────→ human_review
+            └─ dispatch → <persona> → dispatch … → merge
+
+* ``triage`` routes (local router; with an LLM, Grace's structured router for low-confidence
+  or multi-intent turns), applies ``--agent`` requests and sticky personas, and sets the
+  escalation level with its reasons.
+* level 1 runs one persona; level 2 runs the primary and secondary personas one after the
+  other and Grace merges their answers; level 3 engages every relevant persona and adds an
+  incident summary; level 4 pauses for a person (``interrupt``) before anything else happens.
+* personas can hand work over with ``Command(goto=…)`` only along their collaboration pattern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, interrupt
+
+from graphs.deps import GraphDeps
+from graphs.escalation import Level, assess
+from graphs.persona import PersonaAgent, last_user_text, this_turn
+from graphs.state import GraceState
+from graphs.workflows.model import PERSONAS
+
+GRACE = "grace"
+
+
+def build_graph(
+    deps: GraphDeps, *, checkpointer: Any = None
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile the supervisor graph with one subgraph per persona.
+
+    Args:
+        deps: Shared collaborators (engine, registry, router, retriever, model).
+        checkpointer: A LangGraph checkpointer (Postgres in production); None for tests that
+            need no persistence.
+    """
+    sup = Supervisor(deps)
+    g: StateGraph[Any] = StateGraph(GraceState)
+    g.add_node("triage", sup.triage, destinations=("dispatch", "human_review"))
+    g.add_node("dispatch", sup.dispatch, destinations=(*PERSONAS, "merge", "human_review"))
+    for name in PERSONAS:
+        g.add_node(name, PersonaAgent(name, deps).build())
+        g.add_edge(name, "dispatch")
+    g.add_node("merge", sup.merge)
+    g.add_node("human_review", sup.human_review)
+    g.add_edge(START, "triage")
+    g.add_edge("merge", END)
+    g.add_edge("human_review", END)
+    return g.compile(checkpointer=checkpointer, name="grace")
+
+
+class Supervisor:
+    """Grace's own nodes."""
+
+    def __init__(self, deps: GraphDeps) -> None:
+        self.deps = deps
+
+    @staticmethod
+    def new_turn(state: GraceState) -> dict[str, Any]:
+        """Fields that start a turn: its number and cleared per-turn values."""
+        return {
+            "turn": int(state.get("turn", 0)) + 1,
+            "level": int(Level.SINGLE),
+            "reasons": [],
+            "route": {},
+            "actions": None,
+            "refusals": None,
+            "citations": None,
+            "passages": None,
+            "contributions": None,
+            "steps": 0,
+            "reply": "",
+            "resolution": None,
+            "queue": [],
+            "needs_person": False,
+        }
+
+    async def triage(self, state: GraceState) -> Command[Any]:
+        """Route the message and set the escalation level."""
+        text = last_user_text(state.get("messages", []))
+        requested = state.get("requested_persona")
+        current = state.get("current_persona")
+        decision: dict[str, Any]
+        if requested:
+            decision = {
+                "persona": requested,
+                "confidence": 1.0,
+                "secondary": [],
+                "multi_intent": False,
+                "reason": "requested by the user",
+            }
+        else:
+            decision = await self._route(text, current)
+        esc = assess(text, multi_intent=bool(decision["multi_intent"]) and not requested)
+        level, reasons = int(esc.level), list(esc.reasons)
+        if decision.get("escalate_to_human") and level < Level.HUMAN:
+            level = int(Level.HUMAN)
+            reasons.append(f"needs_human_judgement: {decision['reason']}")
+        primary = str(decision["persona"])
+        queue = [primary]
+        if level == Level.COORDINATED:
+            extra = list(decision["secondary"]) or (["sage"] if primary != "sage" else ["solari"])
+            queue += [p for p in extra if p not in queue]
+        elif level == Level.NETWORK:
+            ranked = sorted(decision.get("scores", {}).items(), key=lambda kv: -kv[1])
+            queue += [p for p, _ in ranked[:3] if p not in queue]
+            queue += [p for p in decision["secondary"] if p not in queue]
+        update = {
+            **self.new_turn(state),
+            "route": decision,
+            "level": level,
+            "reasons": reasons,
+            "queue": queue,
+            "current_persona": primary,
+        }
+        if level == Level.HUMAN:
+            return Command(goto="human_review", update=update)
+        return Command(goto="dispatch", update=update)
+
+    async def _route(self, text: str, current: str | None) -> dict[str, Any]:
+        d = self.deps.router.route(text, current=current)
+        decision = {
+            "persona": d.persona,
+            "confidence": round(float(d.confidence), 4),
+            "secondary": list(d.secondary),
+            "multi_intent": bool(d.multi_intent),
+            "sticky": bool(getattr(d, "sticky", False)),
+            "reason": d.reason,
+            "scores": {k: round(float(v), 4) for k, v in d.scores.items()},
+        }
+        threshold = self.deps.settings.router_confidence_threshold
+        if self.deps.model is not None and (d.confidence < threshold or d.multi_intent):
+            from agents.llm.errors import LLMError
+            from agents.llm.structured import route_with_llm
+
+            try:
+                choice = await route_with_llm(
+                    self.deps.model,
+                    text,
+                    self._personas_summary(),
+                    business_name=self.deps.settings.business_name,
+                )
+            except LLMError as exc:  # the local decision stands; say why
+                decision["reason"] += f" (LLM router unavailable: {exc})"
+                return decision
+            decision.update(
+                persona=choice.persona,
+                secondary=list(choice.secondary),
+                multi_intent=bool(choice.secondary),
+                reason=f"llm router: {choice.reason}",
+                escalate_to_human=choice.escalate_to_human,
+            )
+        return decision
+
+    def _personas_summary(self) -> str:
+        return "\n".join(
+            f"- {p.name}: {p.role}. Handles: {', '.join(p.scope[:4])}"
+            for p in self.deps.registry.personas
+        )
+
+    async def dispatch(self, state: GraceState) -> Command[Any]:
+        """Keep the answer of the persona that just finished; run the next one, or merge."""
+        update: dict[str, Any] = {}
+        done = {c["persona"] for c in state.get("contributions") or []}
+        for m in reversed(this_turn(state.get("messages", []))):
+            if isinstance(m, AIMessage) and m.name in PERSONAS and not m.tool_calls:
+                if m.name not in done:
+                    update["contributions"] = [{"persona": m.name, "text": str(m.content)}]
+                    update["current_persona"] = m.name
+                break
+        if state.get("needs_person"):
+            return Command(goto="human_review", update=update)
+        queue = list(state.get("queue") or [])
+        if not queue or int(state.get("steps", 0)) > self.deps.step_budget:
+            return Command(goto="merge", update={**update, "queue": []})
+        return Command(goto=queue[0], update={**update, "queue": queue[1:]})
+
+    async def merge(self, state: GraceState) -> dict[str, Any]:
+        """Grace's reply: the persona's answer (level 1) or a merged one (levels 2-3)."""
+        contributions = list(state.get("contributions") or [])
+        level = int(state.get("level", 1))
+        if level != Level.NETWORK and len(contributions) <= 1:
+            reply = contributions[-1]["text"] if contributions else ""
+            return {"reply": reply}
+        names = {p.name: p.display_name for p in self.deps.registry.personas}
+        parts = [f"**{names.get(c['persona'], c['persona'])}:** {c['text']}" for c in contributions]
+        header = "Several of us looked at this together."
+        if level == Level.NETWORK:
+            header = self._incident_summary(state)
+        reply = "\n\n".join([header, *parts])
+        return {"reply": reply, "messages": [AIMessage(reply, name=GRACE)]}
+
+    def _incident_summary(self, state: GraceState) -> str:
+        actions = state.get("actions") or []
+        reasons = "; ".join(state.get("reasons") or []) or "high impact"
+        engaged = ", ".join(c["persona"] for c in state.get("contributions") or [])
+        done = "; ".join(f"{a['event']} on {a['workflow_id']}" for a in actions) or "none yet"
+        return (
+            "**Incident summary (full network response).** "
+            f"Why: {reasons}. Engaged: {engaged}. Actions taken: {done}. "
+            "Staff have been alerted and will follow up."
+        )
+
+    async def human_review(self, state: GraceState) -> dict[str, Any]:
+        """Level 4 before any persona acts: pause until a person answers."""
+        text = last_user_text(state.get("messages", []))
+        route = state.get("route") or {}
+        request = {
+            "kind": "handoff",
+            "persona": route.get("persona"),
+            "reasons": list(state.get("reasons") or []),
+            "summary": f"The client needs a person: {text[:300]}",
+        }
+        decision = dict(interrupt(request))
+        by = decision.get("by") or "staff"
+        note = decision.get("note") or (
+            "A member of our team has your request and will contact you shortly."
+        )
+        reply = f"{note}\n\n— {by}, {self.deps.settings.business_name} team"
+        return {
+            "reply": reply,
+            "resolution": {"kind": "handoff", **decision},
+            "messages": [AIMessage(reply, name=GRACE)],
+        }
+
+
+def final_reply(messages: Sequence[BaseMessage]) -> tuple[str, str | None]:
+    """The turn's reply text and who said it (last AI message without tool calls)."""
+    for m in reversed(this_turn(messages)):
+        if isinstance(m, AIMessage) and not m.tool_calls and m.content:
+            return str(m.content), m.name
+    return "", None

@@ -1,0 +1,264 @@
+"""Executes persona tool calls: the only bridge from a model's request to business state.
+
+Every call is checked against the persona's own tool list first (a model asking for a tool it
+was not given is refused), then transitions go through the workflow engine with idempotency
+keys derived from ``(thread, turn, case, event)`` — so a turn re-run after a crash or a resume
+never applies a transition twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphs.state import Action, Refusal
+from graphs.tools import ToolSpec
+from graphs.workflows.engine import WorkflowEngine
+from graphs.workflows.errors import WorkflowError
+
+
+@dataclass
+class ToolContext:
+    """What tool execution needs to know about the conversation.
+
+    Attributes:
+        engine: The workflow engine.
+        thread_id: Conversation id (part of idempotency keys).
+        turn: Current turn number (part of idempotency keys).
+        instances: Cases this thread works on, ``{workflow_id: instance_id}``.
+        retriever: Knowledge retriever (Atlas's ``search_knowledge``), if available.
+    """
+
+    engine: WorkflowEngine
+    thread_id: str
+    turn: int
+    instances: dict[str, str] = field(default_factory=dict)
+    retriever: Any = None
+
+
+@dataclass
+class ToolResult:
+    """The outcome of one tool call.
+
+    Attributes:
+        content: Text returned to the model (ToolMessage content).
+        action: A transition that was applied.
+        refusal: Why the call was refused.
+        citations: Passages' citations (knowledge search).
+        passages: The passages themselves (for offline composition).
+        approval: A request for a human decision (the caller interrupts on it).
+        handoff: Persona to hand over to.
+        instance: ``(workflow_id, instance_id)`` the thread now works on.
+    """
+
+    content: str
+    action: Action | None = None
+    refusal: Refusal | None = None
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    passages: list[Any] = field(default_factory=list)
+    approval: dict[str, Any] | None = None
+    handoff: str | None = None
+    instance: tuple[str, str] | None = None
+
+
+class ToolExecutor:
+    """Runs one persona's tool calls.
+
+    Args:
+        persona: Persona name.
+        specs: The tools this persona was offered (from :func:`graphs.tools.build_tools`).
+        ctx: Conversation context.
+    """
+
+    def __init__(self, persona: str, specs: list[ToolSpec], ctx: ToolContext) -> None:
+        self.persona = persona
+        self.specs = {s.name: s for s in specs}
+        self.ctx = ctx
+
+    def idempotency_key(self, instance_id: str, event: str) -> str:
+        """``thread:turn:case:event``: stable across re-runs of the same turn."""
+        return f"{self.ctx.thread_id}:{self.ctx.turn}:{instance_id}:{event}"
+
+    async def run(self, name: str, args: dict[str, Any]) -> ToolResult:
+        """Execute tool ``name`` with ``args`` as this persona."""
+        spec = self.specs.get(name)
+        if spec is None:
+            return self._refuse(
+                name,
+                "not-your-tool",
+                f"{self.persona} has no tool {name!r}; it cannot take that step",
+            )
+        try:
+            if spec.kind == "transition":
+                return await self._transition(spec, args)
+            if spec.kind == "start":
+                return await self._start(spec, args)
+            if spec.kind == "approval":
+                return self._approval(spec, args)
+            if spec.kind == "find":
+                return await self._find(args)
+            if spec.kind == "search":
+                return await self._search(args)
+            return self._handoff(spec, args)
+        except WorkflowError as exc:
+            return self._refuse(name, exc.code, str(exc))
+
+    def _case(self, workflow_id: str | None, args: dict[str, Any]) -> str | None:
+        case = args.get("case_id") or (self.ctx.instances.get(workflow_id) if workflow_id else None)
+        return str(case) if case else None
+
+    async def _transition(self, spec: ToolSpec, args: dict[str, Any]) -> ToolResult:
+        assert spec.transition is not None and spec.workflow_id is not None
+        event = spec.transition.event
+        case = self._case(spec.workflow_id, args)
+        if case is None:
+            return self._refuse(
+                event,
+                "no-case",
+                f"no open {spec.workflow_id} case in this conversation: start one or give case_id",
+            )
+        payload = {"note": args["note"]} if args.get("note") else None
+        res = await self.ctx.engine.apply(
+            case, event, self.persona, self.idempotency_key(case, event), payload
+        )
+        action: Action = {
+            "persona": self.persona,
+            "workflow_id": res.workflow_id,
+            "instance_id": str(res.instance_id),
+            "event": event,
+            "from_state": res.from_state,
+            "to_state": res.to_state,
+            "actor": res.actor,
+            "replayed": res.replayed,
+        }
+        return ToolResult(
+            f"Done: {event} — the {spec.workflow_id} case moved from {res.from_state} to "
+            f"{res.to_state}.",
+            action=action,
+            instance=(res.workflow_id, str(res.instance_id)),
+        )
+
+    async def _start(self, spec: ToolSpec, args: dict[str, Any]) -> ToolResult:
+        assert spec.workflow_id is not None
+        subject = str(args.get("subject") or "").strip()
+        if not subject:
+            return self._refuse(spec.name, "invalid-payload", "a subject is required")
+        data = {"details": args["details"]} if args.get("details") else None
+        inst = await self.ctx.engine.start(
+            spec.workflow_id,
+            subject,
+            actor=self.persona,
+            data=data,
+            idempotency_key=f"{self.ctx.thread_id}:{self.ctx.turn}:start:{spec.workflow_id}",
+        )
+        action: Action = {
+            "persona": self.persona,
+            "workflow_id": inst.workflow_id,
+            "instance_id": str(inst.id),
+            "event": "start",
+            "from_state": "",
+            "to_state": inst.state,
+            "actor": self.persona,
+            "replayed": False,
+        }
+        return ToolResult(
+            f"Opened {spec.workflow_id} case {inst.id} for {inst.subject}, now {inst.state}.",
+            action=action,
+            instance=(inst.workflow_id, str(inst.id)),
+        )
+
+    def _approval(self, spec: ToolSpec, args: dict[str, Any]) -> ToolResult:
+        step = str(args.get("step", ""))
+        if step not in spec.choices:
+            return self._refuse(
+                "request_approval",
+                "invalid-payload",
+                f"{step!r} is not a step a person takes in your workflows",
+            )
+        workflow_id, _, event = step.partition(":")
+        case = self._case(workflow_id, args)
+        if case is None:
+            return self._refuse(event, "no-case", f"no open {workflow_id} case to approve on")
+        request = {
+            "kind": "approval",
+            "persona": self.persona,
+            "workflow_id": workflow_id,
+            "instance_id": case,
+            "event": event,
+            "reason": str(args.get("reason", "")),
+        }
+        return ToolResult(f"Approval requested for {event}.", approval=request)
+
+    async def apply_decision(self, request: dict[str, Any], decision: dict[str, Any]) -> ToolResult:
+        """Apply a person's decision on an approval request (as ``human:<who>``)."""
+        who = str(decision.get("by") or "staff")
+        if not decision.get("approved"):
+            note = decision.get("note") or "no reason given"
+            return ToolResult(f"A person declined {request['event']}: {note}.")
+        event, case = request["event"], request["instance_id"]
+        payload = {"note": decision["note"]} if decision.get("note") else None
+        res = await self.ctx.engine.apply(
+            case, event, f"human:{who}", self.idempotency_key(case, event), payload
+        )
+        action: Action = {
+            "persona": self.persona,
+            "workflow_id": res.workflow_id,
+            "instance_id": str(res.instance_id),
+            "event": event,
+            "from_state": res.from_state,
+            "to_state": res.to_state,
+            "actor": res.actor,
+            "replayed": res.replayed,
+        }
+        return ToolResult(
+            f"{who} approved {event}: the case moved from {res.from_state} to {res.to_state}.",
+            action=action,
+        )
+
+    async def _find(self, args: dict[str, Any]) -> ToolResult:
+        rows = await self.ctx.engine.find(
+            workflow_id=args.get("workflow_id") or None,
+            state=args.get("state") or None,
+            subject=args.get("subject") or None,
+            limit=10,
+        )
+        if not rows:
+            return ToolResult("No matching cases.")
+        lines = [f"{r.id} {r.workflow_id} {r.subject} state={r.state}" for r in rows]
+        return ToolResult("\n".join(lines))
+
+    async def _search(self, args: dict[str, Any]) -> ToolResult:
+        if self.ctx.retriever is None:
+            return ToolResult("The knowledge base is not available right now.")
+        passages = await self.ctx.retriever.retrieve(str(args.get("query", "")))
+        if not passages:
+            return ToolResult("Nothing in the knowledge base answers this.", passages=[])
+        lines = [
+            f"[{i}] {p.citation.label()} ({p.citation.source}, chunk {p.citation.chunk_id}):"
+            f" {p.text}"
+            for i, p in enumerate(passages, 1)
+        ]
+        return ToolResult(
+            "\n\n".join(lines),
+            citations=[p.citation.__dict__ for p in passages],
+            passages=list(passages),
+        )
+
+    def _handoff(self, spec: ToolSpec, args: dict[str, Any]) -> ToolResult:
+        target = str(args.get("to", "")).lower()
+        if target not in spec.choices:
+            return self._refuse(
+                "handoff",
+                "handoff-not-allowed",
+                f"{self.persona} may hand over only to {', '.join(spec.choices)}",
+            )
+        return ToolResult(f"Handing over to {target}: {args.get('reason', '')}", handoff=target)
+
+    def _refuse(self, event: str, code: str, message: str) -> ToolResult:
+        refusal: Refusal = {
+            "persona": self.persona,
+            "event": event,
+            "code": code,
+            "message": message,
+        }
+        return ToolResult(f"Refused ({code}): {message}", refusal=refusal)

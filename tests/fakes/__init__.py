@@ -1,0 +1,1 @@
+"""Reusable test doubles for the whole suite (scripted chat models...)."""

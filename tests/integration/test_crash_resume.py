@@ -1,0 +1,69 @@
+"""Durability: a process killed with SIGKILL mid-turn resumes with nothing lost or doubled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from graphs.core.database import Database
+from graphs.runtime import GraceRuntime
+from graphs.workflows.engine import WorkflowEngine
+from tests.contracts.embedder import HashingEmbedder
+from tests.fakes.chat import ScriptedChatModel
+from tests.integration.test_supervisor import StubRouter
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_sigkill_mid_turn_then_resume(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    engine = WorkflowEngine(db)
+    case = await engine.start("WF-WELL-BOOK", "booking:B-77")
+    marker = tmp_path / "marker"
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.crash_child",
+            "t-crash",
+            str(case.id),
+            str(marker),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert child.poll() is None, child.stdout.read().decode() if child.stdout else ""
+        assert time.monotonic() < deadline, "child never reached the middle of the turn"
+        time.sleep(0.1)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+
+    # The transition was applied before the crash, exactly once.
+    assert (await engine.get(case.id)).state == "consultation"
+
+    model = ScriptedChatModel(["Your consultation is booked."])
+    rt = await GraceRuntime.open(
+        db=db, model=model, embedder=HashingEmbedder(256), router=StubRouter(default="nyra")
+    )
+    turn = await rt.recover("t-crash")
+    assert turn is not None and turn.reply == "Your consultation is booked."
+    history = await engine.history(case.id)
+    assert [h.event for h in history] == ["start", "consultation_scheduled"]
+    snap = await rt.graph.aget_state(rt._config("t-crash"))
+    humans = [m for m in snap.values["messages"] if isinstance(m, HumanMessage)]
+    assert [m.content for m in humans] == ["Please schedule my consultation"]
+    assert await rt.recover("t-crash") is None  # nothing left to finish

@@ -1,0 +1,246 @@
+"""The supervisor graph end to end: routing, ownership, escalation levels 1-4, handoffs, budget.
+
+Real PostgreSQL (engine, checkpointer, escalations); a stub router so each test picks the
+persona it exercises; a scripted chat model (or none: the offline mode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage
+
+from graphs.core.database import Database
+from graphs.persona import BUDGET_MESSAGE
+from graphs.runtime import GraceRuntime, ThreadBusyError
+from graphs.workflows.engine import WorkflowEngine
+from tests.contracts.embedder import HashingEmbedder
+from tests.fakes.chat import ScriptedChatModel
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Decision:
+    persona: str
+    confidence: float = 0.9
+    secondary: tuple[str, ...] = ()
+    multi_intent: bool = False
+    sticky: bool = False
+    reason: str = "stub"
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+class StubRouter:
+    """Routes to ``default`` unless a keyword maps elsewhere; records calls."""
+
+    def __init__(self, default: str = "solari", **keywords: str) -> None:
+        self.default, self.keywords = default, keywords
+        self.secondary: tuple[str, ...] = ()
+        self.calls: list[tuple[str, str | None]] = []
+
+    def route(self, text: str, *, current: str | None = None) -> Decision:
+        self.calls.append((text, current))
+        for word, persona in self.keywords.items():
+            if word in text.lower():
+                return Decision(
+                    persona, secondary=self.secondary, multi_intent=bool(self.secondary)
+                )
+        return Decision(current or self.default)
+
+
+def call(name: str, **args: Any) -> AIMessage:
+    return AIMessage("", tool_calls=[{"name": name, "args": args, "id": f"c-{name}"}])
+
+
+async def runtime(db: Database, model: Any = None, router: Any = None) -> GraceRuntime:
+    return await GraceRuntime.open(
+        db=db,
+        model=model,
+        embedder=HashingEmbedder(256),
+        router=router or StubRouter(),
+    )
+
+
+async def booking_in(db: Database, state: str) -> str:
+    engine = WorkflowEngine(db)
+    inst = await engine.start("WF-WELL-BOOK", "booking:B-9")
+    steps = [("consultation_scheduled", "nyra"), ("consultation_completed", "solari")]
+    for event, actor in steps:
+        if (await engine.get(inst.id)).state == state:
+            break
+        await engine.apply(inst.id, event, actor)
+    return str(inst.id)
+
+
+async def test_offline_persona_opens_a_case_and_takes_its_own_step(db: Database) -> None:
+    rt = await runtime(db, router=StubRouter(default="nyra"))
+    turn = await rt.ask("Hi! I'd like to book a consultation for a sound bath, ref B-1042")
+    assert turn.persona == "nyra" and turn.level == 1
+    assert [a["event"] for a in turn.actions] == ["start", "consultation_scheduled"]
+    assert "offline mode" in turn.reply and "consultation scheduled" in turn.reply
+    engine = WorkflowEngine(db)
+    (inst,) = await engine.find(subject="booking:B-1042")
+    assert inst.state == "consultation"
+    hist = await engine.history(inst.id)
+    assert [h.actor for h in hist] == ["nyra", "nyra"]
+
+
+async def test_model_cannot_use_a_transition_it_does_not_own(db: Database) -> None:
+    iid = await booking_in(db, "consultation")
+    # Nyra's model asks for Solari's step, by name, on an existing case.
+    model = ScriptedChatModel(
+        [call("well_book__consultation_completed", case_id=iid), "Sorry, that is Solari's job."]
+    )
+    rt = await runtime(db, model, StubRouter(default="nyra"))
+    turn = await rt.ask("Mark my consultation as done please")
+    assert turn.actions == []
+    assert turn.refusals and turn.refusals[0]["code"] == "not-your-tool"
+    offered = set(model.calls[0].tools)
+    assert "well_book__consultation_scheduled" in offered  # Nyra's own step
+    assert not any(name.endswith("__consultation_completed") for name in offered)
+    assert (await WorkflowEngine(db).get(iid)).state == "consultation"
+
+
+async def test_level_4_inside_a_persona_waits_for_a_person_then_resumes(db: Database) -> None:
+    iid = await booking_in(db, "quote_provided")
+    model = ScriptedChatModel(
+        [
+            call(
+                "request_approval",
+                step="WF-WELL-BOOK:client_accepted_quote",
+                case_id=iid,
+                reason="client said yes on chat",
+            ),
+            "Your quote is accepted; next comes payment.",
+        ]
+    )
+    rt = await runtime(db, model, StubRouter(default="solari"))
+    turn = await rt.ask("Yes, I accept the quote")
+    assert turn.level == 4 and turn.reply == "" and turn.escalation is not None
+    esc = turn.escalation
+    assert (esc.kind, esc.event, esc.persona, esc.status) == (
+        "approval",
+        "client_accepted_quote",
+        "solari",
+        "pending",
+    )
+    assert [e.id for e in await rt.escalations.list()] == [esc.id]
+    assert (await WorkflowEngine(db).get(iid)).state == "quote_provided"
+    with pytest.raises(ThreadBusyError):
+        await rt.ask("hello?", thread_id=turn.thread_id)
+
+    done = await rt.resolve(esc.id, approve=True, note="confirmed by phone", by="maria")
+    assert done.escalation is None and done.level == 4
+    assert done.reply == "Your quote is accepted; next comes payment."
+    assert [(a["event"], a["actor"]) for a in done.actions] == [
+        ("client_accepted_quote", "human:maria")
+    ]
+    hist = await WorkflowEngine(db).history(iid)
+    assert (hist[-1].event, hist[-1].actor) == ("client_accepted_quote", "human:maria")
+    assert (await rt.escalations.get(esc.id)).status == "approved"
+    # the thread takes new messages again
+    model.script.append("Anything else?")
+    nxt = await rt.ask("thanks", thread_id=turn.thread_id)
+    assert nxt.level == 1 and nxt.turn == 2
+
+
+async def test_rejected_approval_applies_nothing(db: Database) -> None:
+    iid = await booking_in(db, "quote_provided")
+    model = ScriptedChatModel(
+        [
+            call(
+                "request_approval",
+                step="WF-WELL-BOOK:client_accepted_quote",
+                case_id=iid,
+                reason="x",
+            ),
+            "Understood.",
+        ]
+    )
+    rt = await runtime(db, model, StubRouter(default="solari"))
+    turn = await rt.ask("I accept the quote")
+    assert turn.escalation is not None
+    done = await rt.resolve(turn.escalation.id, approve=False, note="price changed", by="maria")
+    assert done.actions == [] and (await WorkflowEngine(db).get(iid)).state == "quote_provided"
+
+
+async def test_explicit_request_for_a_person_is_level_4_before_any_persona(db: Database) -> None:
+    model = ScriptedChatModel([])  # no persona may run
+    rt = await runtime(db, model, StubRouter(default="solari"))
+    turn = await rt.ask("I don't want a bot, I want to talk to a real person")
+    assert turn.level == 4 and turn.escalation is not None
+    assert turn.escalation.kind == "handoff"
+    assert any(r.startswith("explicit_human_request") for r in turn.reasons)
+    done = await rt.resolve(turn.escalation.id, approve=True, note="Hi, Maria here.", by="maria")
+    assert done.reply.startswith("Hi, Maria here.") and done.persona == "grace"
+    assert model.calls == []
+
+
+async def test_level_2_merges_several_personas(db: Database) -> None:
+    router = StubRouter(default="solari", refund="solari")
+    router.secondary = ("atlas",)
+    from agents.llm.structured import RoutingChoice
+
+    choice = RoutingChoice(persona="solari", secondary=["atlas"], reason="two asks")
+    model = ScriptedChatModel(
+        [choice, "I can move your booking to Friday.", "Refunds take 5 days."]
+    )
+    rt = await runtime(db, model, router)
+    turn = await rt.ask("Move my booking to friday and what's the refund time?")
+    assert turn.level == 2 and any("multi_intent" in r for r in turn.reasons)
+    assert turn.persona == "grace"
+    assert "I can move your booking" in turn.reply and "Refunds take 5 days." in turn.reply
+
+
+async def test_level_3_incident_summary(db: Database) -> None:
+    model = ScriptedChatModel(default="We are on it.")
+    rt = await runtime(db, model, StubRouter(default="ruvo"))
+    turn = await rt.ask("The booking site is down and nobody can pay!")
+    assert turn.level == 3 and turn.persona == "grace"
+    assert turn.reply.startswith("**Incident summary")
+    assert any(r.startswith("high_impact_incident") for r in turn.reasons)
+
+
+async def test_talking_to_a_persona_directly(db: Database) -> None:
+    model = ScriptedChatModel(["Liora here!"])
+    router = StubRouter(default="solari")
+    rt = await runtime(db, model, router)
+    turn = await rt.ask("hello", agent="Liora")
+    assert turn.persona == "liora" and turn.reply == "Liora here!" and router.calls == []
+
+
+async def test_handoff_follows_the_collaboration_pattern(db: Database) -> None:
+    model = ScriptedChatModel(
+        [
+            call("handoff", to="ruvo", reason="needs a task"),
+            "Ruvo: task created.",
+            call("handoff", to="zevi", reason="not allowed"),
+            "Staying with you.",
+        ]
+    )
+    rt = await runtime(db, model, StubRouter(default="nyra"))
+    turn = await rt.ask("new lead, please follow up")
+    assert turn.reply == "Ruvo: task created." and turn.persona == "ruvo"
+    turn2 = await rt.ask("and tell zevi", thread_id=turn.thread_id, agent="nyra")
+    assert [r["code"] for r in turn2.refusals] == ["handoff-not-allowed"]
+    assert turn2.persona == "nyra" and turn2.reply == "Staying with you."
+
+
+async def test_handoff_back_to_grace_asks_a_person(db: Database) -> None:
+    model = ScriptedChatModel([call("handoff", to="grace", reason="out of my depth")])
+    rt = await runtime(db, model, StubRouter(default="sage"))
+    turn = await rt.ask("Something odd happened at the community event")
+    assert turn.level == 4 and turn.escalation is not None
+    assert turn.escalation.kind == "handoff"
+    assert any(r.startswith("handoff_to_grace") for r in turn.escalation.reasons)
+
+
+async def test_step_budget_ends_loops(db: Database) -> None:
+    model = ScriptedChatModel(default=call("find_cases", state="inquiry"))
+    rt = await runtime(db, model, StubRouter(default="solari"))
+    turn = await rt.ask("keep looking")
+    assert turn.reply == BUDGET_MESSAGE
+    assert len(model.calls) == rt.deps.step_budget
