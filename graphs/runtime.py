@@ -181,13 +181,16 @@ class GraceRuntime:
         thread_id = thread_id or f"t-{uuid.uuid4().hex[:12]}"
         if agent is not None:
             agent = self.deps.registry.get(agent).name
-        pending = await self._pending(thread_id)
-        if pending:
-            raise ThreadBusyError(thread_id, pending[0])
-        await self.recover(thread_id)
+        config = self._config(thread_id)
+        snap = await self.graph.aget_state(config)
+        if snap.interrupts:
+            pending = await self.escalations.list(status="pending", thread_id=thread_id)
+            raise ThreadBusyError(thread_id, pending[0] if pending else None)
+        if snap.next:  # a turn a crash left half-done: finish it first
+            await self.graph.ainvoke(None, config)
         inputs = {"messages": [HumanMessage(message)], "requested_persona": agent}
-        await self.graph.ainvoke(inputs, self._config(thread_id))
-        return await self._result(thread_id)
+        out = await self.graph.ainvoke(inputs, config)
+        return await self._result(thread_id, out)
 
     async def resolve(
         self,
@@ -206,11 +209,11 @@ class GraceRuntime:
         esc = await self.escalations.get(escalation_id)
         await self.escalations.mark_resolved(esc.id, approved=approve, by=by, note=note)
         decision = {"approved": approve, "note": note, "by": by}
-        await self.graph.ainvoke(
+        out = await self.graph.ainvoke(
             Command(resume={esc.interrupt_id: decision}),
             self._config(esc.thread_id),
         )
-        return await self._result(esc.thread_id)
+        return await self._result(esc.thread_id, out)
 
     async def recover(self, thread_id: str) -> TurnResult | None:
         """Finish a turn that a crash left half-done (from its last checkpoint).
@@ -223,35 +226,16 @@ class GraceRuntime:
             a person, which only :meth:`resolve` continues).
         """
         snap = await self.graph.aget_state(self._config(thread_id))
-        if not snap.next or await self._interrupts(thread_id):
+        if not snap.next or snap.interrupts:
             return None
-        await self.graph.ainvoke(None, self._config(thread_id))
-        return await self._result(thread_id)
+        out = await self.graph.ainvoke(None, self._config(thread_id))
+        return await self._result(thread_id, out)
 
-    async def _interrupts(self, thread_id: str) -> list[Any]:
-        snap = await self.graph.aget_state(self._config(thread_id), subgraphs=True)
-        found: list[Any] = []
-
-        def walk(s: Any) -> None:
-            for task in getattr(s, "tasks", ()) or ():
-                found.extend(task.interrupts or ())
-                if getattr(task, "state", None) is not None and not isinstance(task.state, dict):
-                    walk(task.state)
-
-        walk(snap)
-        unique = {i.id: i for i in found}
-        return list(unique.values())
-
-    async def _pending(self, thread_id: str) -> list[EscalationRecord]:
-        if not await self._interrupts(thread_id):
-            return []
-        return await self.escalations.list(status="pending", thread_id=thread_id)
-
-    async def _result(self, thread_id: str) -> TurnResult:
-        snap = await self.graph.aget_state(self._config(thread_id))
-        values = dict(snap.values or {})
+    async def _result(self, thread_id: str, out: Any) -> TurnResult:
+        """Build the turn result from the graph's output values (``__interrupt__`` included)."""
+        values = dict(out or {})
+        interrupts = list(values.pop("__interrupt__", None) or [])
         escalation = None
-        interrupts = await self._interrupts(thread_id)
         for intr in interrupts:
             escalation = await self.escalations.record(
                 thread_id=thread_id,
@@ -260,32 +244,20 @@ class GraceRuntime:
                 payload=dict(intr.value),
             )
         reply, persona = ("", None) if interrupts else final_reply(values.get("messages", []))
+        extra = [r for i in interrupts for r in dict(i.value).get("reasons", [])]
         return TurnResult(
             thread_id=thread_id,
             turn=int(values.get("turn", 0)),
-            reply=values.get("reply") or reply if not interrupts else "",
+            reply="" if interrupts else (values.get("reply") or reply),
             persona=persona or values.get("current_persona"),
             level=4 if interrupts else int(values.get("level", 1)),
-            reasons=list(
-                dict.fromkeys(
-                    [
-                        *(values.get("reasons") or []),
-                        *(r for i in interrupts for r in dict(i.value).get("reasons", [])),
-                    ]
-                )
-            ),
+            reasons=list(dict.fromkeys([*(values.get("reasons") or []), *extra])),
             route=dict(values.get("route") or {}),
             actions=list(values.get("actions") or []),
             refusals=list(values.get("refusals") or []),
             citations=list(values.get("citations") or []),
             escalation=escalation,
         )
-
-
-def _local_router(registry: Any, embedder: Any) -> Any:
-    from agents.router import LocalRouter
-
-    return LocalRouter(registry, embedder)
 
 
 async def _checkpoint_pool(url: str) -> Any:
@@ -311,3 +283,9 @@ async def _checkpoint_pool(url: str) -> Any:
     )
     await pool.open(wait=True, timeout=15)
     return pool
+
+
+def _local_router(registry: Any, embedder: Any) -> Any:
+    from agents.router import LocalRouter
+
+    return LocalRouter(registry, embedder)
