@@ -142,10 +142,10 @@ async def plan(
     for spec in specs:
         if spec.kind == "transition" and spec.transition and spec.workflow_id in states:
             score = event_match(spec.transition.event, msg)
-            if spec.transition.from_state != states[spec.workflow_id]:
-                # Asked for a step that is not possible yet: try it anyway (just below the
-                # possible ones) so the engine's refusal tells the client why.
-                score -= 0.01
+            if score >= threshold and spec.transition.from_state != states[spec.workflow_id]:
+                # Asked for a step that is not possible yet: try it anyway (ranked just below
+                # the possible ones) so the engine's refusal tells the client why.
+                score = max(threshold, score - 0.01)
             call = PlannedCall(spec.name, {"note": message[:200]})
         elif spec.kind == "approval":
             for step in spec.choices:

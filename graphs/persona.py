@@ -118,7 +118,9 @@ class PersonaAgent:
         from knowledge.retriever import Passage
 
         passages = [Passage.from_dict(p) for p in state.get("passages") or []]
-        if not passages and self.deps.retriever is not None and self.name != "atlas":
+        acted = any(a["persona"] == self.name for a in state.get("actions") or [])
+        if not passages and not acted and self.deps.retriever is not None:
+            # Nothing done and nothing looked up yet: ground the answer in the handbook.
             passages = list(await self.deps.retriever.retrieve(text, k=3))
         actions = [
             f"opened a {a['workflow_id']} case ({a['instance_id'][:8]}), now {a['to_state']}"
@@ -130,10 +132,9 @@ class PersonaAgent:
         ]
         refusals = [r["message"] for r in state.get("refusals") or [] if r["persona"] == self.name]
         resolution = state.get("resolution")
-        escalation = None
-        if resolution and resolution.get("kind") == "approval":
-            verdict = "approved" if resolution.get("approved") else "declined"
-            escalation = f"A person ({resolution.get('by', 'staff')}) {verdict} the request."
+        if resolution and resolution.get("kind") == "approval" and not resolution.get("approved"):
+            why = resolution.get("note") or "no reason given"
+            refusals.append(f"{resolution.get('by', 'staff')} declined the request: {why}")
         return str(
             compose_grounded_reply(
                 persona_display=self.persona.display_name,
@@ -141,7 +142,6 @@ class PersonaAgent:
                 passages=passages,
                 actions=actions,
                 refusals=refusals,
-                escalation=escalation,
             )
         )
 

@@ -1,94 +1,95 @@
-"""``grace demo``: a guided run through the product on the embedded database.
+"""``grace demo``: the product end to end on the embedded database, no API key needed.
 
-For now it shows the workflow layer every agent acts through: owned transitions applied,
-refusals (wrong owner, a human approval an agent may not take), idempotent retries and the audit
-trail. The chat demo (supervisor + personas) will extend it.
+It ingests the starter knowledge base, then plays a short conversation: a new client is routed
+to Nyra (lead capture), who opens a booking and schedules the consultation; Atlas answers a
+policy question with citations; Solari refuses a step that cannot happen yet and asks a person
+for the quote acceptance (level 4); a member of staff approves; the thread resumes and the
+approval is applied through the workflow engine as that person. With an LLM key configured the
+same conversation runs through the model instead of the offline policy.
 """
 
 from __future__ import annotations
 
-import uuid
+from pathlib import Path
 from typing import Any
 
-import typer
 from rich.panel import Panel
-from rich.table import Table
+from rich.rule import Rule
 
-from api.cli.console import console, handle_errors, run_async
-from graphs.core.database import Database, resolve_target
-from graphs.core.settings import get_settings
-from graphs.workflows.engine import WorkflowEngine
-from graphs.workflows.errors import WorkflowError
+from api.cli.chat import render_turn
+from api.cli.console import console, err_console, handle_errors, run_async
 
-app = typer.Typer()
+CORPUS = Path(__file__).resolve().parents[2] / "knowledge" / "corpus"
 
-# (narration, event, actor, payload, idempotency key suffix or None)
-_SCRIPT: list[tuple[str, str, str, dict[str, Any] | None, str | None]] = [
-    ("Nyra (lead capture) books the first consultation.", "consultation_scheduled", "nyra",
-     {"slot": "Tue 10:00", "service": "sound bath"}, None),
-    ("Nyra tries to close the consultation — that step is Solari's.", "consultation_completed",
-     "nyra", None, None),
-    ("Solari (booking) completes the consultation and sends the quote.",
-     "consultation_completed", "solari", {"quote": "Q-2041", "amount_eur": 85}, None),
-    ("Solari tries to accept the quote for the client — a person must do that.",
-     "client_accepted_quote", "solari", None, None),
-    ("The client accepts the quote (a human step).", "client_accepted_quote", "human:client",
-     {"quote": "Q-2041"}, None),
-    ("The payment processor confirms payment (system).", "payment_received", "system",
-     {"provider_ref": "pay_8841"}, "pay"),
-    ("The same payment webhook arrives twice — the idempotency key makes it harmless.",
-     "payment_received", "system", {"provider_ref": "pay_8841"}, "pay"),
-    ("Solari confirms the booking.", "confirmation_sent", "solari", None, None),
-]  # fmt: skip
+#: (speaker label, message, persona requested or None for routing)
+SCRIPT: list[tuple[str, str, str | None]] = [
+    (
+        "Client",
+        "Hi, I'm new here. I'd like to book a consultation for a sound bath, "
+        "my reference is B-2041.",
+        None,
+    ),
+    ("Client", "What does your cancellation policy say if I cancel the day before?", None),
+    ("Client", "Can you confirm my booking already?", "solari"),
+    ("Staff", "The consultation with the client is completed, please send the quote.", "solari"),
+    ("Client", "Great, I accept the quote.", "solari"),
+]
 
 
-async def _run() -> tuple[str, list[Any], Any]:
+async def _run() -> None:
+    from graphs.core.settings import get_settings
+    from graphs.runtime import GraceRuntime
+    from knowledge.embedding.factory import get_default_embedder
+    from knowledge.ingest import IngestOptions, Ingestor
+
     settings = get_settings()
-    target = resolve_target(settings)
-    console.print(Panel.fit(f"Data: [bold]{target.display}[/]", title="Grace Fields demo"))
-    run = uuid.uuid4().hex[:6]
-    async with await Database.connect(settings, url=target.url) as db:
-        engine = WorkflowEngine(db)
-        inst = await engine.start(
-            "WF-WELL-BOOK", f"booking:DEMO-{run}", actor="nyra", data={"client": "Ava"}
-        )
-        console.print(
-            f"\nA client asks about a sound bath. Nyra opens booking [bold]{inst.subject}[/] "
-            f"(WF-WELL-BOOK, state [bold]{inst.state}[/]).\n"
-        )
-        for text, event, actor, payload, key in _SCRIPT:
-            console.print(f"[dim]→[/] {text}")
-            idem = f"demo-{run}-{key}" if key else None
-            try:
-                res = await engine.apply(inst.id, event, actor, idem, payload)
-            except WorkflowError as exc:
-                console.print(f"   [bold red]refused[/] [red]({exc.code})[/]: {exc}")
-                continue
-            tag = " [yellow](replayed — nothing written)[/]" if res.replayed else ""
-            console.print(
-                f"   [green]✓[/] {res.event} by [bold]{res.actor}[/]: "
-                f"{res.from_state} → [bold]{res.to_state}[/]{tag}"
+    with err_console.status("Starting: embedded database, embedding model, router…"):
+        rt = await GraceRuntime.open(settings)
+    try:
+        console.print(Rule("1. Knowledge base"))
+        with err_console.status("Ingesting the starter handbook (first run only)…"):
+            job = await Ingestor(rt.db, get_default_embedder(settings)).ingest(
+                [CORPUS], IngestOptions(collection="handbook", operator="demo")
             )
-        history = await engine.history(inst.id)
-        final = await engine.get(inst.id)
-    return str(inst.id), history, final
+        console.print(
+            f"Ingested {CORPUS}: {job.files_done} written, {job.files_skipped} unchanged, "
+            f"{job.chunks_written} chunks; every document went through WF-KB-DEV to 'active'."
+        )
+        console.print(Rule("2. A conversation"))
+        thread: str | None = None
+        last: Any = None
+        for speaker, message, agent in SCRIPT:
+            to = f" → {agent.capitalize()}" if agent else ""
+            console.print(f"\n[bold]{speaker}{to}:[/] {message}")
+            last = await rt.ask(message, thread_id=thread, agent=agent)
+            thread = last.thread_id
+            render_turn(last)
+        if last is not None and last.escalation is not None:
+            console.print(Rule("3. A person decides (level 4)"))
+            console.print(
+                f"Staff run: grace escalations resolve {last.escalation.id} --approve "
+                "--by maria --note 'confirmed by phone'"
+            )
+            done = await rt.resolve(
+                last.escalation.id, approve=True, by="maria", note="confirmed by phone"
+            )
+            render_turn(done)
+        console.print(Rule("Explore"))
+        console.print(
+            Panel.fit(
+                f"grace chat --thread {thread}\n"
+                "grace workflows instances --workflow WF-WELL-BOOK\n"
+                "grace escalations list --status all\n"
+                "grace search 'late cancellation fee'\n"
+                "grace knowledge docs",
+                title="Next",
+            )
+        )
+    finally:
+        await rt.close()
 
 
 @handle_errors
 def demo() -> None:
-    """Run a short, narrated booking through the workflow engine on the embedded database."""
-    iid, history, final = run_async(_run)
-    table = Table(title="Audit trail (every change, who made it, in order)", title_justify="left")
-    for col in ("v", "event", "actor", "from", "to"):
-        table.add_column(col, no_wrap=col == "event")
-    for h in history:
-        table.add_row(str(h.version), h.event, h.actor, h.from_state or "—", h.to_state)
-    console.print()
-    console.print(table)
-    console.print(
-        f"Booking is now [bold]{final.state}[/]. Explore further:\n"
-        f"  grace workflows history {iid}\n"
-        "  grace workflows show WF-WELL-BOOK\n"
-        "  grace workflows diagram WF-WELL-BOOK\n"
-        "  grace bench workflows"
-    )
+    """Ingest the starter knowledge base and play a short conversation with the agents."""
+    run_async(_run)
