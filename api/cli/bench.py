@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.cli.console import console, handle_errors, run_async
+from api.cli.console import console, err_console, handle_errors, run_async
 from evals.bench.report import BenchReport
 from graphs.core.settings import get_settings
 
@@ -18,21 +19,35 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Directory for the JSON and 
 
 
 def _show(report: BenchReport, out: Path) -> None:
+    recall = any("recall_at_10" in s.params for s in report.scenarios)
+    cols = ["scenario", "ops/s", "p50 ms", "p95 ms", "p99 ms"]
+    cols += ["recall@10"] if recall else []
     table = Table(title=f"grace bench {report.benchmark}", title_justify="left")
-    for col in ("scenario", "ops/s", "p50 ms", "p95 ms", "p99 ms", "target", "met"):
+    for col in [*cols, "target", "met"]:
         table.add_column(col, justify="right" if col not in ("scenario", "target") else "left")
     for s in report.scenarios:
         met = "" if s.met is None else ("[green]yes[/]" if s.met else "[red]no[/]")
-        table.add_row(
+        row = [
             s.name,
-            f"{s.throughput_per_s:,.0f}",
+            f"{s.throughput_per_s:,.0f}"
+            if s.throughput_per_s >= 100
+            else f"{s.throughput_per_s:.1f}",
             f"{s.latency.p50_ms:.3f}",
             f"{s.latency.p95_ms:.3f}",
             f"{s.latency.p99_ms:.3f}",
-            s.target or "",
-            met,
-        )
+        ]
+        row += [str(s.params.get("recall_at_10", ""))] if recall else []
+        table.add_row(*row, s.target or "", met)
     console.print(table)
+    alternatives: list[dict[str, Any]] = getattr(report, "alternatives", [])
+    if alternatives:
+        alt = Table(title="alternatives (same data, same queries)", title_justify="left")
+        for col in ("configuration", "p50 ms", "p95 ms", "recall@10", "rows"):
+            alt.add_column(col, justify="left" if col == "configuration" else "right")
+        for a in alternatives:
+            alt.add_row(a["name"], f"{a['p50_ms']:.3f}", f"{a['p95_ms']:.3f}",
+                        f"{a['recall_at_10']:.4f}", f"{a.get('rows', '')}")  # fmt: skip
+        console.print(alt)
     console.print(", ".join(f"{k}={v}" for k, v in report.environment.items()), style="dim")
     json_path, md_path = report.write(out)
     console.print(f"Wrote {json_path} and {md_path}")
@@ -56,4 +71,88 @@ def workflows(
                 get_settings(), transitions=transitions, concurrency=concurrency
             )
         )
+    _show(report, out)
+
+
+@app.command()
+@handle_errors
+def knowledge(
+    vectors: Annotated[
+        int, typer.Option(min=1000, help="Synthetic 384-d vectors for the search part.")
+    ] = 100_000,
+    queries: Annotated[
+        int, typer.Option(min=2, help="Held-out query vectors (and end-to-end questions).")
+    ] = 200,
+    skip_ingest: Annotated[
+        bool,
+        typer.Option(
+            "--skip-ingest", help="Only the search part (no model: no ingestion, no end-to-end)."
+        ),
+    ] = False,
+    chunks: Annotated[int, typer.Option(min=2, help="Chunks of the generated corpus.")] = 400,
+    files: Annotated[int, typer.Option(min=1, help="Files of the generated corpus.")] = 40,
+    halfvec: Annotated[
+        bool, typer.Option("--halfvec", help="Also measure a halfvec HNSW index (~1 min more).")
+    ] = False,
+    out: OutOpt = Path("bench-results"),
+) -> None:
+    """Ingestion chunks/s vs raw encode, vector search p50/recall, end-to-end retrieval.
+
+    Runs in a scratch database ``grace_bench_kb`` on the embedded server (dropped afterwards),
+    or in DATABASE_URL (the rows it adds and the indexes it builds are removed at the end).
+    """
+    from evals.bench.knowledge import run_knowledge_bench
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(label: str, completed: float, total: float | None) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=completed, total=total)
+
+        report = run_async(
+            lambda: run_knowledge_bench(
+                get_settings(),
+                vectors=vectors,
+                queries=queries,
+                ingest=not skip_ingest,
+                chunks=chunks,
+                files=files,
+                halfvec=halfvec,
+                progress=progress,
+            )
+        )
+    _show(report, out)
+
+
+@app.command()
+@handle_errors
+def chat(
+    decisions: Annotated[int, typer.Option(min=10, help="Timed router decisions.")] = 500,
+    turns: Annotated[int, typer.Option(min=10, help="Timed chat turns.")] = 200,
+    baseline: Annotated[bool, typer.Option(help="Also time the router on eager PyTorch.")] = False,
+    out: OutOpt = Path("bench-results"),
+) -> None:
+    """Router decision latency and orchestration overhead per turn (fake LLM, Postgres)."""
+    from evals.bench.chat import router_report, run_router_bench
+    from evals.bench.chat_turn import turn_overhead
+    from graphs.core.database import resolve_target
+
+    settings = get_settings()
+
+    async def go() -> BenchReport:
+        scenarios = await run_router_bench(settings, n=decisions, baseline=baseline)
+        url = resolve_target(settings).url
+        scenarios.append(await turn_overhead(settings, url, turns=turns))
+        return router_report(scenarios)
+
+    with console.status("Running the chat benchmark…"):
+        report = run_async(go)
     _show(report, out)

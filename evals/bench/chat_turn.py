@@ -1,0 +1,115 @@
+"""Orchestration overhead of one chat turn: supervisor graph + Postgres checkpointer.
+
+The model is a fake that answers instantly and the router is fixed, so the figure is what
+Grace itself costs per turn (graph steps, state reducers, checkpoint writes, escalation
+bookkeeping) — the part no provider or router speed-up can remove.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from evals.bench.report import LatencySummary, Scenario
+from graphs.core.database import Database
+from graphs.core.settings import Settings
+
+#: Target from the chat issue: p50 orchestration overhead per turn on 2 cores.
+OVERHEAD_TARGET_MS = 10.0
+
+
+class InstantChatModel(BaseChatModel):
+    """A chat model that replies with a fixed text at once (tools accepted, never called)."""
+
+    reply: str = "Happy to help."
+
+    @property
+    def _llm_type(self) -> str:
+        return "instant"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+        """Accept tools like a provider model would."""
+        return self
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(self.reply))])
+
+
+class FixedRouter:
+    """Routes every message to one persona (isolates orchestration from routing cost)."""
+
+    def __init__(self, persona: str = "solari") -> None:
+        self.persona = persona
+
+    def route(self, text: str, *, current: str | None = None) -> Any:
+        """Always the same persona, full confidence."""
+        from types import SimpleNamespace
+
+        return SimpleNamespace(
+            persona=self.persona,
+            confidence=1.0,
+            secondary=(),
+            multi_intent=False,
+            sticky=False,
+            reason="fixed",
+            scores={},
+        )
+
+
+async def turn_overhead(settings: Settings, url: str, *, turns: int = 200) -> Scenario:
+    """Time ``turns`` chat turns (20 threads, 10 turns each) through the full runtime."""
+    from graphs.runtime import GraceRuntime
+
+    db = await Database.connect(settings, url=url)
+    rt = await GraceRuntime.open(
+        settings,
+        db=db,
+        model=InstantChatModel(),
+        router=FixedRouter(),
+        knowledge=False,
+        embedder=_NoEmbedder(),
+    )
+    samples: list[float] = []
+    try:
+        threads = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(max(1, turns // 10))]
+        for t in threads[:2]:  # warm-up
+            await rt.ask("warm up", thread_id=t)
+        for i in range(turns):
+            t0 = time.perf_counter()
+            await rt.ask(f"Can I move my booking? ({i})", thread_id=threads[i % len(threads)])
+            samples.append(time.perf_counter() - t0)
+    finally:
+        await rt.close()
+        await db.close()
+    lat = LatencySummary.from_seconds(samples)
+    return Scenario(
+        name="turn_overhead",
+        throughput_per_s=round(len(samples) / sum(samples), 1),
+        latency=lat,
+        params={
+            "turns": turns,
+            "model": "instant fake",
+            "router": "fixed",
+            "checkpointer": "postgres",
+        },
+        target=f"p50 < {OVERHEAD_TARGET_MS:.0f} ms",
+        met=lat.p50_ms < OVERHEAD_TARGET_MS,
+    )
+
+
+class _NoEmbedder:
+    model = "none"
+    dimension = 1
+
+    def embed_documents(self, texts: Any) -> Any:
+        raise RuntimeError("not used")
+
+    def embed_query(self, text: str) -> Any:
+        raise RuntimeError("not used")
