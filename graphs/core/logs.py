@@ -10,6 +10,16 @@ import structlog
 from graphs.core.settings import Settings, get_settings
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is now (test runners and CLIs swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(settings: Settings | None = None) -> None:
     """Configure structlog and the standard library logging for this process.
 
@@ -34,7 +44,7 @@ def configure_logging(settings: Settings | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
