@@ -9,6 +9,7 @@ Retrieval runs :meth:`Retriever.retrieve` (query embedding + hybrid search) over
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ class TimedEmbedder:
         calls: Seconds of every ``embed_documents`` call.
         starts: ``time.perf_counter()`` at the start of every call.
         texts: Every text embedded, in call order (what the ingestor really encodes).
+        sizes: Texts per call.
     """
 
     def __init__(self, inner: Embedder, batch_size: int) -> None:
@@ -65,6 +67,7 @@ class TimedEmbedder:
         self.calls: list[float] = []
         self.starts: list[float] = []
         self.texts: list[str] = []
+        self.sizes: list[int] = []
 
     def embed_documents(self, texts: Sequence[str]) -> Matrix:
         """Embed through the wrapped embedder, timing the call."""
@@ -73,6 +76,7 @@ class TimedEmbedder:
         out = self.inner.embed_documents(texts)
         self.calls.append(time.perf_counter() - t0)
         self.texts.extend(texts)
+        self.sizes.append(len(texts))
         return out
 
     def embed_query(self, text: str) -> Vector:
@@ -90,6 +94,9 @@ class IngestRun:
         seconds: Wall time of the ingest job (model already loaded).
         raw_rates: Raw encode rates (texts/s) of the same model on the same texts, measured
             just before and just after the ingest (the machine's load may drift).
+        grouped_rate: Raw encode rate with the ingestor's grouping: one ``encode`` call per
+            flush, as the ingestor makes them (sentence-transformers sorts by length only
+            within a call, so smaller calls pad more).
         embed_seconds: Time spent inside ``embed_documents`` during the ingest.
         flushes: Seconds of each flush cycle: from the start of one ``embed_documents`` call
             (one per flush of >= ``batch_size`` chunks) to the start of the next, the last one
@@ -102,6 +109,7 @@ class IngestRun:
     files: int
     seconds: float
     raw_rates: tuple[float, float]
+    grouped_rate: float
     embed_seconds: float
     flushes: list[float] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
@@ -163,13 +171,13 @@ async def run_ingest(
     model = local_model(embedder)
     timed = TimedEmbedder(embedder, model.batch_size)
     options = IngestOptions(collection=BENCH_COLLECTION, operator="bench")
-    raw_label = "Raw encode of the same texts (before, after)"
+    raw_label = "Raw encode of the same texts (before, after, as flushed)"
     with tempfile.TemporaryDirectory(prefix="grace-bench-kb-") as tmp:
         write_corpus(Path(tmp), files=files, chunks=chunks, chunk_size=options.chunk_size)
         planned = await asyncio.to_thread(embedded_texts, Path(tmp), options, embedder)
-        _report(progress, raw_label, 0, 2)
+        _report(progress, raw_label, 0, 3)
         before = await asyncio.to_thread(raw_encode_rate, model, planned)
-        _report(progress, raw_label, 1, 2)
+        _report(progress, raw_label, 1, 3)
 
         label = f"Ingesting {files} files ({len(planned)} chunks)"
 
@@ -177,19 +185,24 @@ async def run_ingest(
             _report(progress, label, done, total)
 
         ingestor = Ingestor(db, timed, store=PgVectorStore(db))
+        load = _load()
         t0 = time.perf_counter()
         job = await ingestor.ingest([tmp], options, progress=on_file)
         end = time.perf_counter()
         seconds = end - t0
+        load += f"/{_load()}"
     if job.files_failed:
         raise RuntimeError(f"bench ingest failed: {job.errors}")
     after = await asyncio.to_thread(raw_encode_rate, model, timed.texts)
-    _report(progress, raw_label, 2, 2)
+    _report(progress, raw_label, 2, 3)
+    grouped = await asyncio.to_thread(_grouped_rate, model, timed.texts, timed.sizes)
+    _report(progress, raw_label, 3, 3)
     return IngestRun(
         chunks=job.chunks_written,
         files=job.files_done,
         seconds=seconds,
         raw_rates=(before, after),
+        grouped_rate=grouped,
         embed_seconds=sum(timed.calls),
         flushes=[b - a for a, b in zip(timed.starts, [*timed.starts[1:], end], strict=True)],
         params={
@@ -201,8 +214,26 @@ async def run_ingest(
             "same_texts_as_planned": sorted(planned) == sorted(timed.texts),
             "flushes": len(timed.calls),
             "chunks_per_flush": round(len(timed.texts) / max(1, len(timed.calls)), 1),
+            "load_1m_before_after_ingest": load,
         },
     )
+
+
+def _grouped_rate(model: SentenceTransformerEmbedder, texts: list[str], sizes: list[int]) -> float:
+    """Texts per second of plain ``encode`` calls over ``texts`` cut into calls of ``sizes``."""
+    st, pos, calls = model.load(), 0, []
+    for n in sizes:
+        calls.append(texts[pos : pos + n])
+        pos += n
+    t0 = time.perf_counter()
+    for call in calls:
+        st.encode(call, batch_size=model.batch_size, show_progress_bar=False)
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def _load() -> str:
+    """The 1-minute load average (other processes skew every rate measured here)."""
+    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "?"
 
 
 def _report(progress: Progress | None, label: str, done: float, total: float | None) -> None:

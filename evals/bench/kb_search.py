@@ -326,31 +326,46 @@ async def measure_sql(
 async def buffer_profile(
     db: Database, vs: VectorSet, dimension: int, *, sample: int = 50
 ) -> dict[str, float]:
-    """Shared-buffer hits and reads per unfiltered query (``EXPLAIN (ANALYZE, BUFFERS)``).
+    """How much of an unfiltered query misses ``shared_buffers``, and what that costs.
 
-    Reads are pages that were not in ``shared_buffers`` and came from the OS page cache.
+    ``EXPLAIN (ANALYZE, BUFFERS)`` of ``sample`` queries counts shared-buffer hits and reads
+    (pages that came from the OS page cache). Then each of ``2 * sample`` queries runs twice
+    in a row: the second run finds its pages in ``shared_buffers``, so the difference of the
+    medians is the price of the misses.
 
     Returns:
-        ``hit_per_query``, ``read_per_query``, ``read_share`` and ``exec_ms_p50`` (server
-        execution time of the sampled queries).
+        ``hit_per_query``, ``read_per_query``, ``read_share``, ``exec_ms_p50`` (server
+        execution time), ``first_run_ms_p50`` and ``repeated_ms_p50``.
     """
-    stmt = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + search_sql(dimension)
-    hits, reads, execs = [], [], []
+    stmt = search_sql(dimension)
+    explain = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + stmt
+    hits: list[int] = []
+    reads: list[int] = []
+    execs: list[float] = []
+    first: list[float] = []
+    again: list[float] = []
     async with db.connection() as conn:
         for q in vs.queries[:sample]:
-            cur = await conn.execute(stmt, {"q": q, "k": 10})
+            cur = await conn.execute(explain, {"q": q, "k": 10})
             text = "\n".join(r[0] for r in await cur.fetchall())
             found = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", text)
             took = re.search(r"Execution Time: ([\d.]+)", text)
             hits.append(int(found.group(1)) if found else 0)
             reads.append(int(found.group(2) or 0) if found else 0)
             execs.append(float(took.group(1)) if took else 0.0)
+        for q in vs.queries[sample : 3 * sample]:
+            for out in (first, again):
+                t0 = time.perf_counter()
+                await (await conn.execute(stmt, {"q": q, "k": 10})).fetchall()
+                out.append(1000 * (time.perf_counter() - t0))
     total = float(sum(hits) + sum(reads)) or 1.0
     return {
         "hit_per_query": round(float(np.mean(hits)), 1),
         "read_per_query": round(float(np.mean(reads)), 1),
         "read_share": round(sum(reads) / total, 3),
         "exec_ms_p50": round(float(np.median(execs)), 3),
+        "first_run_ms_p50": round(float(np.median(first)), 3) if first else 0.0,
+        "repeated_ms_p50": round(float(np.median(again)), 3) if again else 0.0,
     }
 
 

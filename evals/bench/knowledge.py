@@ -135,6 +135,10 @@ def _ingest_scenario(run: IngestRun) -> Scenario:
             raw_encode_per_s=round(run.raw_rate, 2),
             raw_encode_before_after=f"{before:.2f}/{after:.2f}",
             ratio_to_raw=round(run.ratio, 3),
+            raw_encode_as_flushed_per_s=round(run.grouped_rate, 2),
+            encode_in_ingest_per_s=round(run.chunks / run.embed_seconds, 2)
+            if run.embed_seconds
+            else 0.0,
             embed_seconds=round(run.embed_seconds, 2),
             outside_embedding_s=round(run.seconds - run.embed_seconds, 2),
             latency_of="one flush cycle of >= batch_size chunks (embed, write, next files)",

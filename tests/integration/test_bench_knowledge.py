@@ -52,6 +52,7 @@ def test_bench_knowledge_report(cli_env: str, tmp_path: Path) -> None:
     ingest = by_name["ingest"]["params"]
     assert ingest["chunks"] > 0 and ingest["files"] == 3
     assert ingest["raw_encode_per_s"] > 0 and ingest["ratio_to_raw"] > 0
+    assert ingest["raw_encode_as_flushed_per_s"] > 0 and ingest["encode_in_ingest_per_s"] > 0
     assert ingest["same_texts_as_planned"] is True
     assert by_name["ingest"]["met"] in (True, False)
 
