@@ -45,6 +45,9 @@ def configure_logging(settings: Settings | None = None) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        # Not cached: a cached logger keeps its first processors, so structlog.testing's
+        # capture_logs (and any later reconfiguration) would miss module-level loggers already
+        # used. The cost is one bind per log call, far below a turn's other work.
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
