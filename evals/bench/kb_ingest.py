@@ -21,7 +21,11 @@ from evals.bench.kb_data import questions, write_corpus
 from evals.bench.kb_search import Progress
 from graphs.core.database import Database
 from knowledge.embedding.base import Embedder, Matrix, Vector
-from knowledge.embedding.local import SentenceTransformerEmbedder, raw_encode_rate
+from knowledge.embedding.local import (
+    EmbedderConfigurationError,
+    SentenceTransformerEmbedder,
+    raw_encode_rate,
+)
 from knowledge.ingest import FileResult, IngestOptions, Ingestor, embedding_text
 from knowledge.retriever import Retriever
 from knowledge.store.pgvector import PgVectorStore
@@ -30,19 +34,15 @@ from knowledge.store.pgvector import PgVectorStore
 BENCH_COLLECTION = "bench-handbook"
 
 
-class EmbedderUnsupportedError(RuntimeError):
-    """The configured embedder is not a local sentence-transformers model."""
-
-
 def local_model(embedder: Embedder) -> SentenceTransformerEmbedder:
     """The sentence-transformers embedder inside ``embedder`` (unwrapping the cache).
 
     Raises:
-        EmbedderUnsupportedError: another backend (e.g. OpenAI) is configured.
+        EmbedderConfigurationError: another backend (e.g. OpenAI) is configured.
     """
     inner = getattr(embedder, "inner", embedder)
     if not isinstance(inner, SentenceTransformerEmbedder):
-        raise EmbedderUnsupportedError(
+        raise EmbedderConfigurationError(
             "grace bench knowledge measures the local sentence-transformers embedder; "
             "set GRACE_EMBEDDING_PROVIDER=local"
         )

@@ -58,7 +58,11 @@ def redact_url(url: str) -> str:
 
 def embedded_server(settings: Settings) -> EmbeddedPostgres:
     """The embedded server object for ``settings.pgdata_dir`` (not started)."""
-    return EmbeddedPostgres(settings.pgdata_dir, keep_running=settings.embedded_keep_running)
+    return EmbeddedPostgres(
+        settings.pgdata_dir,
+        keep_running=settings.embedded_keep_running,
+        shared_buffers=settings.embedded_shared_buffers,
+    )
 
 
 def resolve_target(settings: Settings | None = None) -> DatabaseTarget:
@@ -115,7 +119,7 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, min_size: int = 1, max_size: int = 10, hnsw_ef_search: int = 100
+        self, url: str, *, min_size: int = 1, max_size: int = 10, hnsw_ef_search: int = 64
     ) -> None:
         self.url = url
         self.hnsw_ef_search = hnsw_ef_search

