@@ -56,6 +56,9 @@ PATTERNS: dict[str, tuple[Level, tuple[str, ...]]] = {
             r"\bnot\s+(a|another)\s+bot\b",
             r"\bdon'?t\s+want\s+(a|to\s+talk\s+to\s+a)\s+bot\b",
             r"\bput\s+me\s+through\b",
+            r"\b(member\s+of\s+(your\s+|the\s+)?(staff|team)|staff\s+member|someone\s+from\s+"
+            r"(your|the)\s+team)\b",
+            r"\b(rather\s+than|instead\s+of|not)\s+(over\s+|by\s+|via\s+)?(chat|a\s+chatbot)\b",
             r"\bcall\s+me\s+back\b",
         ),
     ),
@@ -68,6 +71,9 @@ PATTERNS: dict[str, tuple[Level, tuple[str, ...]]] = {
             r"\bright\s+to\s+be\s+forgotten\b",
             r"\b(is\s+this|is\s+that|it'?s\s+not)\s+(even\s+)?legal\b",
             r"\b(even|actually)\s+legal\b",
+            r"\b(copyright|trademark)\s+(claim|infringement|violation|law|dispute|notice)\b",
+            r"\b(liabilit\w*|liable|defamat\w*)\b",
+            r"\b(breach\w*|infring\w*|violat\w*)\b.{0,40}\b(law|contract|regulations?|rights)\b",
         ),
     ),
     "vip_client": (
@@ -77,6 +83,9 @@ PATTERNS: dict[str, tuple[Level, tuple[str, ...]]] = {
             r"\bas\s+(a|one\s+of\s+your)\s+(vip|patron|sponsor|major\s+collector)\b",
             r"\b(our\s+foundation|board\s+chair|chair\s+of\s+our\s+board)\b",
             r"\bvip\b",
+            r"\b(chair|trustee|director)\s+(of\s+)?(the\s+)?board\b",
+            r"\b(funded|sponsored|underwrote|underwritten)\s+(your|the|several|our)\b",
+            r"\bour\s+(grant|endowment|sponsorship)\b",
         ),
     ),
     "complex_dispute": (
@@ -86,6 +95,8 @@ PATTERNS: dict[str, tuple[Level, tuple[str, ...]]] = {
             r"\bboth\s+claim\b",
             r"\b(we|i)\s+disagree\s+with\s+(you|your)\b",
             r"\bdispute\b(?!.*\b(charge|invoice|payment|bank)\b)",
+            r"\bagreed\s+(at|on|to)\b.{0,80}\bbut\b",
+            r"\bwhich\s+(one\s+)?is\s+(it|right|correct)\b",
         ),
     ),
     "payment_dispute": (
@@ -97,13 +108,17 @@ PATTERNS: dict[str, tuple[Level, tuple[str, ...]]] = {
             r"\bdisput\w*\s+(the|this|a|my)\s+(charge|invoice|payment)\b",
             r"\b(invoice|charge|bill)\s+is\s+wrong\b",
             r"\bwon'?t\s+pay\b",
+            r"\b(bank|card|credit\s+card)\s+statement\b",
+            r"\b(overcharged|charged\s+(me\s+)?(too\s+much|more\s+than|extra))\b",
         ),
     ),
     "safety_health_concern": (
         Level.HUMAN,
         (
             r"\b(injur\w*|hurt(s|ing)?|pain(ful)?|dizz\w*|faint\w*|bleed\w*|allergic|reaction|"
-            r"unwell|sick)\b",
+            r"unwell|rash|cramps?|swell\w*|swollen|nause\w*|vomit\w*)\b",
+            # being sick, not a hypothetical ("refund if I get sick")
+            r"(?<!get )(?<!gets )(?<!getting )\bsick\b",
             r"\b(slipped|fell|fallen)\b",
             r"\bemergency\b",
         ),

@@ -155,6 +155,10 @@ class PersonaAgent:
             turn=int(state.get("turn", 1)),
             instances=dict(state.get("instances") or {}),
             retriever=self.deps.retriever,
+            audience=str(state.get("audience") or "client"),
+            user_text="\n".join(
+                str(m.content) for m in state.get("messages", []) if isinstance(m, HumanMessage)
+            ),
         )
         executor = ToolExecutor(self.name, self.tools, ctx)
         update: dict[str, Any] = {

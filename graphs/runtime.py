@@ -16,19 +16,26 @@ idempotency keys so none is applied twice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from graphs.core.database import Database
+from graphs.core.events import EventBus, escalation_resolved, events_from_turn, get_event_bus
 from graphs.core.settings import Settings, get_settings
 from graphs.deps import GraphDeps
 from graphs.escalation_store import EscalationRecord, EscalationRepository
+from graphs.inbox import InboxMessage, ThreadInbox
 from graphs.supervisor import build_graph, final_reply
+from graphs.turn_events import TurnEvent, events_from_update, token_from_message
 from graphs.workflows.engine import WorkflowEngine
+
+#: Who is talking on a turn: a client (own cases only) or staff (any case).
+Audience = Literal["client", "staff"]
 
 
 class ThreadBusyError(RuntimeError):
@@ -76,18 +83,59 @@ class TurnResult:
         return out
 
 
+@dataclass
+class ThreadView:
+    """A conversation as stored in the checkpointer.
+
+    Attributes:
+        thread_id: The conversation id.
+        turn: Number of user turns so far.
+        messages: ``{"role": "user"|"assistant", "content", "persona"}`` in order (tool
+            traffic left out).
+        current_persona: Who handled the last turn.
+        level: Escalation level of the last turn (4 while waiting for a person).
+        reasons: Why that level.
+        escalation: The pending escalation, if the thread waits for a person.
+    """
+
+    thread_id: str
+    turn: int
+    messages: list[dict[str, Any]]
+    current_persona: str | None
+    level: int
+    reasons: list[str]
+    escalation: EscalationRecord | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready representation."""
+        out = dict(self.__dict__)
+        out["escalation"] = self.escalation.to_dict() if self.escalation else None
+        return out
+
+
 class GraceRuntime:
     """The running product: graph + database + checkpointer.
 
     Use :meth:`open`; close with :meth:`close` (or ``async with``).
     """
 
-    def __init__(self, db: Database, deps: GraphDeps, checkpointer: Any, *, owns_db: bool) -> None:
+    def __init__(
+        self,
+        db: Database,
+        deps: GraphDeps,
+        checkpointer: Any,
+        *,
+        owns_db: bool,
+        bus: EventBus | None = None,
+    ) -> None:
         self.db = db
         self.deps = deps
         self.checkpointer = checkpointer
         self.graph = build_graph(deps, checkpointer=checkpointer)
         self.escalations = EscalationRepository(db)
+        self.inbox = ThreadInbox(db)
+        self.bus = bus
+        self._durability = deps.settings.checkpoint_durability
         self._owns_db = owns_db
         self._checkpoint_pool: Any = None
 
@@ -116,6 +164,7 @@ class GraceRuntime:
 
         from agents.registry import PersonaRegistry
         from knowledge.embedding.factory import get_default_embedder
+        from knowledge.retrieval_cache import caching_retriever
         from knowledge.retriever import Retriever
         from knowledge.store.pgvector import PgVectorStore
 
@@ -131,19 +180,20 @@ class GraceRuntime:
         retriever = None
         if knowledge:
             store = PgVectorStore(db, exact_search_max_rows=settings.exact_search_max_rows)
-            retriever = Retriever(store, embedder)
+            # Redis-cached when REDIS_URL is set (invalidated when a collection changes).
+            retriever = caching_retriever(Retriever(store, embedder), settings, db)
         deps = GraphDeps(
             settings=settings,
             engine=WorkflowEngine(db),
             registry=registry,
-            router=router or _local_router(registry, embedder),
+            router=router or _local_router(registry, embedder, settings),
             retriever=retriever,
             model=model,
         )
         pool = await _checkpoint_pool(db.url)
         saver = AsyncPostgresSaver(pool)
         await saver.setup()  # the checkpointer's own versioned tables (idempotent)
-        rt = cls(db, deps, saver, owns_db=owns)
+        rt = cls(db, deps, saver, owns_db=owns, bus=get_event_bus(settings))
         rt._checkpoint_pool = pool
         return rt
 
@@ -165,7 +215,12 @@ class GraceRuntime:
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": 60}
 
     async def ask(
-        self, message: str, *, thread_id: str | None = None, agent: str | None = None
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        agent: str | None = None,
+        audience: Audience = "client",
     ) -> TurnResult:
         """Run one user turn.
 
@@ -173,11 +228,95 @@ class GraceRuntime:
             message: The user's text.
             thread_id: Conversation to continue (a new one when None).
             agent: Talk to this persona directly (ownership and escalation still apply).
+            audience: ``client`` (the default): tools reach only this conversation's cases —
+                those opened in it or whose reference the client typed; ``staff``: any case.
 
         Raises:
             ThreadBusyError: the thread is paused waiting for a person.
             agents.registry.UnknownPersonaError: ``agent`` is not a persona.
         """
+        thread_id, config, inputs = await self._prepare(message, thread_id, agent, audience)
+        out = await self.graph.ainvoke(inputs, config, durability=self._durability)
+        return await self._result(thread_id, out)
+
+    async def stream(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        agent: str | None = None,
+        audience: Audience = "client",
+    ) -> AsyncIterator[TurnEvent]:
+        """Run one user turn, yielding its events as they happen (see ``graphs.turn_events``).
+
+        Arguments as for :meth:`ask`.
+
+        The last event is always ``final`` with the same :class:`TurnResult` :meth:`ask`
+        returns; an ``escalation`` event precedes it when the thread paused for a person.
+
+        Raises:
+            ThreadBusyError: the thread is paused waiting for a person (before any event).
+            agents.registry.UnknownPersonaError: ``agent`` is not a persona.
+        """
+        thread_id, config, inputs = await self._prepare(message, thread_id, agent, audience)
+        values: dict[str, Any] = {}
+        interrupts: dict[str, Any] = {}
+        async for part in self.graph.astream(
+            inputs,
+            config,
+            stream_mode=["updates", "messages", "values"],
+            subgraphs=True,
+            durability=self._durability,
+        ):
+            ns, mode, chunk = cast(tuple[tuple[str, ...], str, Any], part)
+            if mode == "values" and not ns:
+                values = dict(chunk)
+            elif mode == "messages":
+                message_chunk, metadata = chunk
+                event = token_from_message(message_chunk, metadata)
+                if event is not None:
+                    yield event
+            elif mode == "updates":
+                for node, update in dict(chunk).items():
+                    if node == "__interrupt__":
+                        interrupts.update({i.id: i for i in update})
+                        continue
+                    # Persona subgraph updates reach the parent again when the subgraph ends:
+                    # report each tool step once, from inside the subgraph.
+                    if ns or node == "triage":
+                        for event in events_from_update(node, update):
+                            yield event
+        values["__interrupt__"] = list(interrupts.values())
+        result = await self._result(thread_id, values)
+        if result.escalation is not None:
+            yield TurnEvent("escalation", result.escalation.to_dict())
+        yield TurnEvent("final", result.to_dict())
+
+    async def thread(self, thread_id: str) -> ThreadView | None:
+        """What a thread holds: its messages, current persona, level and pending escalation.
+
+        Returns:
+            None when no thread with that id was ever checkpointed.
+        """
+        snap = await self.graph.aget_state(self._config(thread_id))
+        if not snap.values:
+            return None
+        values = dict(snap.values)
+        pending = await self.escalations.list(status="pending", thread_id=thread_id)
+        return ThreadView(
+            thread_id=thread_id,
+            turn=int(values.get("turn", 0)),
+            messages=[_message_dict(m) for m in values.get("messages", []) if _shown(m)],
+            current_persona=values.get("current_persona"),
+            level=4 if snap.interrupts else int(values.get("level", 1)),
+            reasons=list(values.get("reasons") or []),
+            escalation=pending[0] if pending else None,
+        )
+
+    async def _prepare(
+        self, message: str, thread_id: str | None, agent: str | None, audience: Audience
+    ) -> tuple[str, RunnableConfig, dict[str, Any]]:
+        """Check the thread can take a message; finish a half-done turn; build the inputs."""
         thread_id = thread_id or f"t-{uuid.uuid4().hex[:12]}"
         if agent is not None:
             agent = self.deps.registry.get(agent).name
@@ -188,9 +327,25 @@ class GraceRuntime:
             raise ThreadBusyError(thread_id, pending[0] if pending else None)
         if snap.next:  # a turn a crash left half-done: finish it first
             await self.graph.ainvoke(None, config)
-        inputs = {"messages": [HumanMessage(message)], "requested_persona": agent}
-        out = await self.graph.ainvoke(inputs, config)
-        return await self._result(thread_id, out)
+        if audience not in ("client", "staff"):
+            raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
+        inputs: dict[str, Any] = {
+            "messages": [HumanMessage(message)],
+            "requested_persona": agent,
+            "audience": audience,
+        }
+        if self._durability == "exit":
+            # The run writes one checkpoint, at its end: the inbox keeps the message first. A
+            # previous message that never reached the checkpoint (a crash mid-turn) runs first.
+            msg = InboxMessage(uuid.uuid4().hex, message, agent, audience)
+            prev = await self.inbox.swap(thread_id, msg)
+            if prev is not None and not _holds(snap.values, prev.id):
+                out = await self.graph.ainvoke(_inputs(prev), config, durability="exit")
+                if out.get("__interrupt__"):  # that turn now waits for a person; so does this
+                    lost = await self._result(thread_id, out)
+                    raise ThreadBusyError(thread_id, lost.escalation)
+            inputs = _inputs(msg)
+        return thread_id, config, inputs
 
     async def resolve(
         self,
@@ -208,6 +363,9 @@ class GraceRuntime:
         """
         esc = await self.escalations.get(escalation_id)
         await self.escalations.mark_resolved(esc.id, approved=approve, by=by, note=note)
+        if self.bus is not None:
+            decided = await self.escalations.get(esc.id)
+            await self.bus.publish(escalation_resolved(decided.to_dict()))
         decision = {"approved": approve, "note": note, "by": by}
         out = await self.graph.ainvoke(
             Command(resume={esc.interrupt_id: decision}),
@@ -225,10 +383,18 @@ class GraceRuntime:
             The completed turn, or None when the thread had nothing unfinished (or waits for
             a person, which only :meth:`resolve` continues).
         """
-        snap = await self.graph.aget_state(self._config(thread_id))
-        if not snap.next or snap.interrupts:
+        config = self._config(thread_id)
+        snap = await self.graph.aget_state(config)
+        if snap.interrupts:
             return None
-        out = await self.graph.ainvoke(None, self._config(thread_id))
+        if snap.next:
+            out = await self.graph.ainvoke(None, config)
+            return await self._result(thread_id, out)
+        # durability "exit": a message in the inbox that no checkpoint holds was cut off
+        latest = await self.inbox.latest(thread_id)
+        if latest is None or _holds(snap.values, latest.id):
+            return None
+        out = await self.graph.ainvoke(_inputs(latest), config, durability=self._durability)
         return await self._result(thread_id, out)
 
     async def _result(self, thread_id: str, out: Any) -> TurnResult:
@@ -245,7 +411,7 @@ class GraceRuntime:
             )
         reply, persona = ("", None) if interrupts else final_reply(values.get("messages", []))
         extra = [r for i in interrupts for r in dict(i.value).get("reasons", [])]
-        return TurnResult(
+        result = TurnResult(
             thread_id=thread_id,
             turn=int(values.get("turn", 0)),
             reply="" if interrupts else (values.get("reply") or reply),
@@ -258,6 +424,10 @@ class GraceRuntime:
             citations=list(values.get("citations") or []),
             escalation=escalation,
         )
+        if self.bus is not None:  # staff dashboards follow transitions and escalations live
+            for event in events_from_turn(result.to_dict()):
+                await self.bus.publish(event)
+        return result
 
 
 async def _checkpoint_pool(url: str) -> Any:
@@ -285,7 +455,39 @@ async def _checkpoint_pool(url: str) -> Any:
     return pool
 
 
-def _local_router(registry: Any, embedder: Any) -> Any:
+def _local_router(registry: Any, embedder: Any, settings: Settings) -> Any:
+    """The local router on the ONNX export of the bundled MiniLM (~6 ms per message).
+
+    Falls back to ``embedder`` when the export cannot be made or loaded (same vectors for
+    all-MiniLM-L6-v2, only slower: ~15-20 ms per message with eager PyTorch).
+    """
+    from agents.encoder import router_embedder
     from agents.router import LocalRouter
 
-    return LocalRouter(registry, embedder)
+    return LocalRouter(registry, router_embedder(settings.data_dir / "models", embedder))
+
+
+def _shown(message: BaseMessage) -> bool:
+    """User messages and AI replies (not tool calls or tool results)."""
+    if isinstance(message, HumanMessage):
+        return True
+    return isinstance(message, AIMessage) and not message.tool_calls and bool(message.content)
+
+
+def _message_dict(message: BaseMessage) -> dict[str, Any]:
+    role = "user" if isinstance(message, HumanMessage) else "assistant"
+    return {"role": role, "content": message.text, "persona": message.name}
+
+
+def _inputs(message: InboxMessage) -> dict[str, Any]:
+    """Graph inputs for an inbox message (its id becomes the ``HumanMessage`` id)."""
+    return {
+        "messages": [HumanMessage(message.content, id=message.id)],
+        "requested_persona": message.requested_persona,
+        "audience": message.audience,
+    }
+
+
+def _holds(values: dict[str, Any], message_id: str) -> bool:
+    """Whether checkpointed state ``values`` already hold the message with ``message_id``."""
+    return any(m.id == message_id for m in values.get("messages", []))

@@ -54,6 +54,8 @@ class GraceState(TypedDict, total=False):
         turn: 1-based index of the current user turn; part of every idempotency key.
         current_persona: Who handled the last turn (sticky routing).
         requested_persona: Set by ``--agent``/``agent=``: talk to this persona directly.
+        audience: Who is talking: ``client`` (tools reach only this conversation's cases) or
+            ``staff`` (any case). Set by the caller on every turn.
         personas: Personas scheduled for this turn (first = lead).
         level: Escalation level of this turn (1-4).
         reasons: Why the level is what it is.
@@ -75,6 +77,7 @@ class GraceState(TypedDict, total=False):
     turn: int
     current_persona: str | None
     requested_persona: str | None
+    audience: str
     personas: list[str]
     level: int
     reasons: list[str]

@@ -2,8 +2,9 @@
 
 Flow of one turn::
 
-    triage ─┬─ level 4 trigger ─────────────────→ human_review
-            └─ dispatch → <persona> → dispatch … → merge
+    triage ─┬─ level 4 trigger ──────────→ human_review
+            └─ <persona> → dispatch ─┬─ next persona → dispatch …
+                                     └─ queue done: merge the answers → end
 
 * ``triage`` routes (local router; with an LLM, Grace's structured router for low-confidence
   or multi-intent turns), applies ``--agent`` requests and sticky personas, and sets the
@@ -45,15 +46,15 @@ def build_graph(
     """
     sup = Supervisor(deps)
     g: StateGraph[Any] = StateGraph(GraceState)
-    g.add_node("triage", sup.triage, destinations=("dispatch", "human_review"))
-    g.add_node("dispatch", sup.dispatch, destinations=(*PERSONAS, "merge", "human_review"))
+    # Few supersteps per turn: each costs a checkpoint write. Triage goes straight to the first
+    # persona, and the dispatcher merges the answers itself when the queue is done.
+    g.add_node("triage", sup.triage, destinations=(*PERSONAS, "human_review"))
+    g.add_node("dispatch", sup.dispatch, destinations=(*PERSONAS, "human_review", END))
     for name in PERSONAS:
         g.add_node(name, PersonaAgent(name, deps).build())
         g.add_edge(name, "dispatch")
-    g.add_node("merge", sup.merge)
     g.add_node("human_review", sup.human_review)
     g.add_edge(START, "triage")
-    g.add_edge("merge", END)
     g.add_edge("human_review", END)
     return g.compile(checkpointer=checkpointer, name="grace")
 
@@ -124,7 +125,7 @@ class Supervisor:
         }
         if level == Level.HUMAN:
             return Command(goto="human_review", update=update)
-        return Command(goto="dispatch", update=update)
+        return Command(goto=queue[0], update={**update, "queue": queue[1:]})
 
     async def _route(self, text: str, current: str | None) -> dict[str, Any]:
         d = self.deps.router.route(text, current=current)
@@ -181,11 +182,17 @@ class Supervisor:
             return Command(goto="human_review", update=update)
         queue = list(state.get("queue") or [])
         if not queue or int(state.get("steps", 0)) > self.deps.step_budget:
-            return Command(goto="merge", update={**update, "queue": []})
+            contributions = [*(state.get("contributions") or []), *update.get("contributions", [])]
+            merged = self.merge({**state, "contributions": contributions})
+            return Command(goto=END, update={**update, **merged, "queue": []})
         return Command(goto=queue[0], update={**update, "queue": queue[1:]})
 
-    async def merge(self, state: GraceState) -> dict[str, Any]:
-        """Grace's reply: the persona's answer (level 1) or a merged one (levels 2-3)."""
+    def merge(self, state: GraceState) -> dict[str, Any]:
+        """Grace's reply: the persona's answer (level 1) or a merged one (levels 2-3).
+
+        ``state`` must already hold the last persona's contribution (the dispatcher passes
+        its own update merged in).
+        """
         contributions = list(state.get("contributions") or [])
         level = int(state.get("level", 1))
         if level != Level.NETWORK and len(contributions) <= 1:

@@ -16,6 +16,10 @@ from graphs.tools import ToolSpec
 from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.errors import WorkflowError
 
+#: Shortest subject reference that proves a client named the case ("B-1042"): shorter ones
+#: ("7") would appear in ordinary text by chance. A stated rule, not a fitted value.
+MIN_REFERENCE_CHARS = 3
+
 
 @dataclass
 class ToolContext:
@@ -27,6 +31,10 @@ class ToolContext:
         turn: Current turn number (part of idempotency keys).
         instances: Cases this thread works on, ``{workflow_id: instance_id}``.
         retriever: Knowledge retriever (Atlas's ``search_knowledge``), if available.
+        audience: ``client`` or ``staff``. A client conversation reaches only its own cases:
+            those opened or worked on in this thread, and those whose subject reference (the
+            part after ``type:``, e.g. ``B-1042``) the client typed in it. Staff reach any case.
+        user_text: Everything the user wrote in this thread (for the reference check).
     """
 
     engine: WorkflowEngine
@@ -34,6 +42,20 @@ class ToolContext:
     turn: int
     instances: dict[str, str] = field(default_factory=dict)
     retriever: Any = None
+    audience: str = "client"
+    user_text: str = ""
+
+    def reaches(self, instance_id: str, reference: str) -> bool:
+        """Whether this conversation may see or act on a case (see ``audience``).
+
+        Args:
+            instance_id: The case's id.
+            reference: Its subject's id in the business's systems (``B-1042``).
+        """
+        if self.audience == "staff" or instance_id in self.instances.values():
+            return True
+        ref = reference.strip().lower()
+        return len(ref) >= MIN_REFERENCE_CHARS and ref in self.user_text.lower()
 
 
 @dataclass
@@ -94,7 +116,7 @@ class ToolExecutor:
             if spec.kind == "start":
                 return await self._start(spec, args)
             if spec.kind == "approval":
-                return self._approval(spec, args)
+                return await self._approval(spec, args)
             if spec.kind == "find":
                 return await self._find(args)
             if spec.kind == "search":
@@ -107,6 +129,27 @@ class ToolExecutor:
         case = args.get("case_id") or (self.ctx.instances.get(workflow_id) if workflow_id else None)
         return str(case) if case else None
 
+    async def _check_reach(self, event: str, case: str) -> ToolResult | None:
+        """A refusal when the conversation may not touch ``case`` (None when it may).
+
+        An unknown id and another client's case get the same answer, so the refusal does not
+        reveal which cases exist.
+        """
+        if self.ctx.audience == "staff" or case in self.ctx.instances.values():
+            return None
+        try:
+            inst = await self.ctx.engine.get(case)
+        except (WorkflowError, ValueError):
+            inst = None
+        if inst is not None and self.ctx.reaches(str(inst.id), inst.subject.id):
+            return None
+        return self._refuse(
+            event,
+            "case-not-in-conversation",
+            "that case is not part of this conversation; give its reference (e.g. the booking "
+            "number) or ask a member of staff",
+        )
+
     async def _transition(self, spec: ToolSpec, args: dict[str, Any]) -> ToolResult:
         assert spec.transition is not None and spec.workflow_id is not None
         event = spec.transition.event
@@ -117,6 +160,8 @@ class ToolExecutor:
                 "no-case",
                 f"no open {spec.workflow_id} case in this conversation: start one or give case_id",
             )
+        if (refusal := await self._check_reach(event, case)) is not None:
+            return refusal
         payload = {"note": args["note"]} if args.get("note") else None
         res = await self.ctx.engine.apply(
             case, event, self.persona, self.idempotency_key(case, event), payload
@@ -167,7 +212,7 @@ class ToolExecutor:
             instance=(inst.workflow_id, str(inst.id)),
         )
 
-    def _approval(self, spec: ToolSpec, args: dict[str, Any]) -> ToolResult:
+    async def _approval(self, spec: ToolSpec, args: dict[str, Any]) -> ToolResult:
         step = str(args.get("step", ""))
         if step not in spec.choices:
             return self._refuse(
@@ -179,6 +224,8 @@ class ToolExecutor:
         case = self._case(workflow_id, args)
         if case is None:
             return self._refuse(event, "no-case", f"no open {workflow_id} case to approve on")
+        if (refusal := await self._check_reach(event, case)) is not None:
+            return refusal
         request = {
             "kind": "approval",
             "persona": self.persona,
@@ -220,8 +267,9 @@ class ToolExecutor:
             workflow_id=args.get("workflow_id") or None,
             state=args.get("state") or None,
             subject=args.get("subject") or None,
-            limit=10,
+            limit=50,
         )
+        rows = [r for r in rows if self.ctx.reaches(str(r.id), r.subject.id)][:10]
         if not rows:
             return ToolResult("No matching cases.")
         lines = [f"{r.id} {r.workflow_id} {r.subject} state={r.state}" for r in rows]

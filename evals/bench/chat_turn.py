@@ -41,6 +41,12 @@ class InstantChatModel(BaseChatModel):
     ) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=AIMessage(self.reply))])
 
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        # Natively async like the provider clients: no thread-pool hop in the measurement.
+        return self._generate(messages, stop, run_manager, **kwargs)
+
 
 class FixedRouter:
     """Routes every message to one persona (isolates orchestration from routing cost)."""
@@ -63,9 +69,23 @@ class FixedRouter:
         )
 
 
-async def turn_overhead(settings: Settings, url: str, *, turns: int = 200) -> Scenario:
-    """Time ``turns`` chat turns (20 threads, 10 turns each) through the full runtime."""
+async def turn_overhead(
+    settings: Settings, url: str, *, turns: int = 200, durability: str | None = None
+) -> Scenario:
+    """Time ``turns`` chat turns (20 threads, 10 turns each) through the full runtime.
+
+    Args:
+        settings: Process settings.
+        url: Database to run against.
+        turns: Timed turns.
+        durability: Checkpoint durability to measure (default: the configured one); the
+            scenario is named ``turn_overhead`` for the default, else
+            ``turn_overhead_durability_<mode>``.
+    """
     from graphs.runtime import GraceRuntime
+
+    if durability is not None:
+        settings = settings.model_copy(update={"checkpoint_durability": durability})
 
     db = await Database.connect(settings, url=url)
     rt = await GraceRuntime.open(
@@ -90,7 +110,7 @@ async def turn_overhead(settings: Settings, url: str, *, turns: int = 200) -> Sc
         await db.close()
     lat = LatencySummary.from_seconds(samples)
     return Scenario(
-        name="turn_overhead",
+        name="turn_overhead" if durability is None else f"turn_overhead_durability_{durability}",
         throughput_per_s=round(len(samples) / sum(samples), 1),
         latency=lat,
         params={
@@ -98,6 +118,7 @@ async def turn_overhead(settings: Settings, url: str, *, turns: int = 200) -> Sc
             "model": "instant fake",
             "router": "fixed",
             "checkpointer": "postgres",
+            "durability": settings.checkpoint_durability,
         },
         target=f"p50 < {OVERHEAD_TARGET_MS:.0f} ms",
         met=lat.p50_ms < OVERHEAD_TARGET_MS,

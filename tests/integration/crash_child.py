@@ -48,7 +48,7 @@ def main() -> None:
         rt = await GraceRuntime.open(
             model=model, embedder=HashingEmbedder(256), router=StubRouter(default="nyra")
         )
-        await rt.ask("Please schedule my consultation", thread_id=thread_id)
+        await rt.ask("Please schedule my consultation, booking B-77", thread_id=thread_id)
 
     asyncio.run(run())
 

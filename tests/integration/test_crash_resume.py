@@ -65,5 +65,32 @@ async def test_sigkill_mid_turn_then_resume(
     assert [h.event for h in history] == ["start", "consultation_scheduled"]
     snap = await rt.graph.aget_state(rt._config("t-crash"))
     humans = [m for m in snap.values["messages"] if isinstance(m, HumanMessage)]
-    assert [m.content for m in humans] == ["Please schedule my consultation"]
+    assert [m.content for m in humans] == ["Please schedule my consultation, booking B-77"]
     assert await rt.recover("t-crash") is None  # nothing left to finish
+
+
+async def test_a_message_cut_off_before_any_checkpoint_runs_on_recovery(db: Database) -> None:
+    """Durability ``exit``: the inbox holds a message whose turn never checkpointed."""
+    from graphs.inbox import InboxMessage
+
+    model = ScriptedChatModel(["First answer.", "Second answer.", "Third answer."])
+    rt = await GraceRuntime.open(
+        db=db, model=model, embedder=HashingEmbedder(256), router=StubRouter(default="nyra")
+    )
+    assert rt.deps.settings.checkpoint_durability == "exit"
+    # a crash right after the message was received: in the inbox, not in any checkpoint
+    cut = InboxMessage("m-1", "hello, are you open on Sunday?", None, "client")
+    await rt.inbox.swap("t-cut", cut)
+    turn = await rt.recover("t-cut")
+    assert turn is not None and turn.reply == "First answer."
+    assert await rt.recover("t-cut") is None
+    # the same holds when the next message arrives before anyone called recover
+    await rt.inbox.swap("t-cut2", InboxMessage("m-2", "first message", None, "client"))
+    nxt = await rt.ask("second message", thread_id="t-cut2")
+    assert nxt.reply == "Third answer."  # the cut-off message got "Second answer." first
+    view = await rt.thread("t-cut2")
+    assert view is not None
+    assert [m["content"] for m in view.messages if m["role"] == "user"] == [
+        "first message",
+        "second message",
+    ]

@@ -118,7 +118,7 @@ async def test_level_4_inside_a_persona_waits_for_a_person_then_resumes(db: Data
         ]
     )
     rt = await runtime(db, model, StubRouter(default="solari"))
-    turn = await rt.ask("Yes, I accept the quote")
+    turn = await rt.ask("Yes, I accept the quote for booking B-9")
     assert turn.level == 4 and turn.reply == "" and turn.escalation is not None
     esc = turn.escalation
     assert (esc.kind, esc.event, esc.persona, esc.status) == (
@@ -161,7 +161,7 @@ async def test_rejected_approval_applies_nothing(db: Database) -> None:
         ]
     )
     rt = await runtime(db, model, StubRouter(default="solari"))
-    turn = await rt.ask("I accept the quote")
+    turn = await rt.ask("I accept the quote on B-9")
     assert turn.escalation is not None
     done = await rt.resolve(turn.escalation.id, approve=False, note="price changed", by="maria")
     assert done.actions == [] and (await WorkflowEngine(db).get(iid)).state == "quote_provided"
@@ -244,3 +244,30 @@ async def test_step_budget_ends_loops(db: Database) -> None:
     turn = await rt.ask("keep looking")
     assert turn.reply == BUDGET_MESSAGE
     assert len(model.calls) == rt.deps.step_budget
+
+
+async def test_a_client_conversation_reaches_only_its_own_cases(db: Database) -> None:
+    other = await booking_in(db, "consultation")  # booking:B-9, another client's case
+    engine = WorkflowEngine(db)
+    mine = await engine.start("WF-WELL-BOOK", "booking:B-5150")
+    before = len(await engine.history(other))
+    model = ScriptedChatModel(
+        [
+            call("find_cases", workflow_id="WF-WELL-BOOK"),
+            call("well_book__consultation_completed", case_id=other),
+            "Done.",
+        ]
+    )
+    rt = await runtime(db, model, StubRouter(default="solari"))
+    turn = await rt.ask("My booking is B-5150, what's happening with it?")
+    # find_cases listed only the case the client named; the other client's case was refused
+    listing = model.calls[1].messages[-1].text
+    assert str(mine.id) in listing and other not in listing
+    assert [r["code"] for r in turn.refusals] == ["case-not-in-conversation"]
+    assert (await engine.get(other)).state == "consultation"
+    assert len(await engine.history(other)) == before  # nothing written for the refusal
+
+    # staff may act on any case
+    model.script += [call("well_book__consultation_completed", case_id=other), "Done."]
+    turn = await rt.ask("Mark B-9's consultation complete", audience="staff")
+    assert [a["event"] for a in turn.actions] == ["consultation_completed"]
