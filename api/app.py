@@ -1,0 +1,167 @@
+"""The FastAPI application: ``create_app()`` wires routes, security, errors and metrics.
+
+Usage::
+
+    app = create_app()                       # opens GraceRuntime.open(settings) at startup
+    app = create_app(settings, runtime=rt)   # tests and benchmarks: a pre-opened runtime
+
+``grace serve`` runs it with uvicorn. ``app.state`` holds ``settings``, ``runtime``, ``db``
+(the runtime's pool), ``dev``, ``metrics`` (:class:`~api.metrics.ApiMetrics`),
+``background`` (:class:`~api.background.BackgroundTasks`), ``rate_limiter`` and
+``schedule_ingest`` (how webhooks start ingestion jobs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+from uuid import UUID
+
+import structlog
+from fastapi import FastAPI
+
+from api.auth.setup import install_security
+from api.background import BackgroundTasks
+from api.errors import install_error_handlers
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.openapi import problem_openapi
+from api.request_context import RequestIdMiddleware
+from api.routes import (
+    agents,
+    chat,
+    completions,
+    escalations,
+    events,
+    health,
+    knowledge,
+    threads,
+    webhooks,
+    workflows,
+)
+from graphs.core.settings import Settings, get_settings
+from graphs.runtime import GraceRuntime
+
+log = structlog.get_logger("grace.api")
+
+DESCRIPTION = """\
+Chat with Grace Fields — a supervisor and eight persona agents for a gallery, a wellness
+center and a consultancy — and run the business behind them.
+
+* **Chat**: `POST /v1/chat` (JSON or Server-Sent Events), or the OpenAI-compatible
+  `POST /v1/chat/completions` (`model` = `grace` or a persona name).
+* **People in the loop**: level-4 escalations wait for staff (`/v1/escalations`).
+* **Workflows**: the 14 operational workflows, their instances, events and audit history.
+* **Knowledge**: ingestion jobs and search with citations (Atlas).
+
+Authenticate with an API key: `Authorization: Bearer <key>` (or `X-API-Key`). Roles:
+`client` (chat, own threads), `staff` (+ escalations, human-owned workflow steps, reads),
+`admin` (+ ingestion, keys). Every error is RFC 9457 `application/problem+json` with a stable
+`type`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("grace-fields")
+    except PackageNotFoundError:  # a source tree without install
+        return "0.0.0"
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: GraceRuntime | None = None, dev: bool = False
+) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: Process settings (default: :func:`get_settings`).
+        runtime: An open runtime to serve (the caller closes it). None: the app opens
+            ``GraceRuntime.open(settings)`` at startup, warms the embedder in the background
+            (``/readyz`` is 503 until it is loaded) and closes the runtime at shutdown.
+        dev: Dev mode: requests without an API key act as an admin named ``dev``.
+
+    Returns:
+        The FastAPI app (serve with uvicorn; test with ``httpx.ASGITransport`` inside
+        ``asgi_lifespan.LifespanManager``).
+    """
+    settings = settings or get_settings()
+    metrics = ApiMetrics()
+    background = BackgroundTasks()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or await GraceRuntime.open(settings)
+        app.state.runtime, app.state.db = rt, rt.db
+        app.state.schedule_ingest = _ingest_scheduler(app, settings, rt, background)
+        if runtime is None:
+            background.spawn(_warm_up(rt), name="warm-up")
+        try:
+            yield
+        finally:
+            await background.cancel_all()
+            limiter = getattr(app.state, "rate_limiter", None)
+            if limiter is not None:
+                await limiter.close()
+            if runtime is None:
+                from graphs.core.redis import close_redis
+
+                await rt.close()
+                await close_redis()
+
+    app = FastAPI(
+        title="Grace Fields API",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "chat", "description": "Talk to Grace or a named agent."},
+            {"name": "openai", "description": "OpenAI-compatible chat completions and models."},
+            {"name": "agents", "description": "Grace and the eight personas."},
+            {"name": "threads", "description": "Conversations."},
+            {"name": "escalations", "description": "Level-4 decisions by people."},
+            {"name": "workflows", "description": "Workflow definitions, instances, events."},
+            {"name": "knowledge", "description": "Ingestion jobs and search with citations."},
+            {"name": "webhooks", "description": "Signed inbound events from other systems."},
+            {"name": "events", "description": "Live transitions, escalations and job progress."},
+            {"name": "health", "description": "Liveness, readiness and metrics."},
+        ],
+    )
+    app.state.settings, app.state.dev = settings, dev
+    app.state.metrics, app.state.background = metrics, background
+    install_error_handlers(app)
+    for module in (chat, completions, agents, threads, escalations, workflows, knowledge,
+                   events, webhooks, health):  # fmt: skip
+        app.include_router(module.router)
+    install_security(app, settings, dev=dev)
+    # Outermost last: request ids wrap everything, metrics see every answer (413s included).
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestIdMiddleware)
+    app.openapi = problem_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _warm_up(rt: GraceRuntime) -> None:
+    """Load the embedding model now, so the first request does not pay for it."""
+    retriever = rt.deps.retriever
+    warm = getattr(retriever.embedder, "warmup", None) if retriever is not None else None
+    if warm is not None:
+        await asyncio.to_thread(warm)
+        log.info("api.warmed_up")
+
+
+def _ingest_scheduler(
+    app: FastAPI, settings: Settings, rt: GraceRuntime, background: BackgroundTasks
+) -> Any:
+    """``schedule_ingest(job_id)``: queue the job (Redis) or run it in the background."""
+    from knowledge.queue import enqueue_ingest
+
+    async def schedule(job_id: UUID) -> None:
+        embedder = rt.deps.retriever.embedder if rt.deps.retriever is not None else None
+        background.spawn(
+            enqueue_ingest(settings, job_id, db=rt.db, embedder=embedder),
+            name=f"ingest-{job_id}",
+        )
+
+    return schedule

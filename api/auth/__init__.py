@@ -1,0 +1,1 @@
+"""API security: keys with roles, principals, thread ownership, secret checks."""

@@ -1,0 +1,81 @@
+"""``POST /v1/chat``: one user turn, as JSON or as a Server-Sent Events stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.auth.deps import rate_limited
+from api.auth.principal import Principal
+from api.deps import MetricsDep, OwnersDep, RuntimeDep
+from api.schemas.chat import ChatRequest, ChatResponse
+from api.schemas.common import problem_responses, sse_content
+from api.turns import audience_of, begin_turn, open_stream, run_turn, stream_error
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+Caller = Annotated[Principal, Depends(rate_limited)]
+
+#: Event names of a streamed turn, before the final ``message`` and ``done``.
+TURN_EVENTS = ["route", "token", "action", "refusal", "citation", "escalation"]
+#: Keep-alive comment interval of SSE streams, seconds (proxies drop idle connections).
+PING_S = 15
+
+_SSE_DOC = (
+    "With `?stream=true`: `text/event-stream`. Events, in order: `route` (routing decision), "
+    "`token` (reply text as produced, `{persona, text}`), `action` / `refusal` / `citation` "
+    "(workflow steps and sources as each tool step ends), `escalation` (the thread paused "
+    "for a person), `message` (the full ChatResponse), then `done`. A failure after the "
+    "stream started is sent as an `error` event carrying a problem body."
+)
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    summary="Send a message to Grace or a named agent",
+    description=_SSE_DOC,
+    responses={
+        200: {"content": sse_content([*TURN_EVENTS, "message", "done", "error"])},
+        **problem_responses(401, 404, 409, 422, 429),
+    },
+)
+async def chat(
+    body: ChatRequest,
+    principal: Caller,
+    rt: RuntimeDep,
+    owners: OwnersDep,
+    metrics: MetricsDep,
+    stream: Annotated[bool, Query(description="Stream Server-Sent Events.")] = False,
+) -> Any:
+    """Run one turn. A new thread starts without ``thread_id``; its id is in the reply.
+
+    Clients may only continue their own threads (another key's thread reads as not found);
+    a thread waiting for a person answers 409 ``thread-waiting-for-person``.
+    """
+    thread_id, agent = await begin_turn(
+        rt, owners, principal, thread_id=body.thread_id, agent=body.agent
+    )
+    audience = audience_of(principal)
+    if not stream:
+        turn = await run_turn(rt, metrics, body.message, thread_id, agent, audience)
+        return ChatResponse.from_turn(turn)
+    events = await open_stream(rt, metrics, body.message, thread_id, agent, audience)
+    return EventSourceResponse(_sse(events), ping=PING_S, headers={"X-Grace-Thread": thread_id})
+
+
+async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[ServerSentEvent]:
+    try:
+        async for event in events:
+            if event.type == "final":
+                body = ChatResponse.from_turn(event.data).model_dump(mode="json")
+                yield ServerSentEvent(json.dumps(body), event="message")
+            else:
+                yield ServerSentEvent(json.dumps(event.data, default=str), event=event.type)
+    except Exception as exc:  # the response has started: report in-band
+        yield ServerSentEvent(json.dumps(stream_error(exc)), event="error")
+        return
+    yield ServerSentEvent("{}", event="done")

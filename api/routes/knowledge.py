@@ -1,0 +1,143 @@
+"""``/v1/knowledge``: ingestion jobs (admin) and search with citations (staff).
+
+``POST /v1/knowledge/ingest`` records a job and answers 202 at once: with ``REDIS_URL`` a
+``grace worker`` runs it from the queue, otherwise the server runs it in the background. Poll
+``GET /v1/knowledge/jobs/{job_id}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path as FsPath
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from api.auth.deps import require_role
+from api.auth.principal import Principal, Role
+from api.deps import DbDep, MetricsDep, RetrieverDep, SettingsDep
+from api.problems import ProblemError
+from api.schemas.common import problem_responses
+from api.schemas.knowledge import (
+    IngestRequest,
+    Job,
+    JobAccepted,
+    JobList,
+    PassageOut,
+    SearchRequest,
+    SearchResponse,
+    UploadedDocument,
+)
+from graphs.core.settings import Settings
+from knowledge.ingest import IngestOptions
+from knowledge.jobs import JobRepository
+from knowledge.queue import create_ingest_job
+from knowledge.store.base import SearchFilters
+
+router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
+Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+Staff = Annotated[Principal, Depends(require_role(Role.STAFF))]
+
+
+def uploads_dir(settings: Settings, collection: str) -> FsPath:
+    """Where uploaded documents of ``collection`` are kept (``<data_dir>/uploads/<coll>``)."""
+    return settings.data_dir / "uploads" / collection
+
+
+def _allowed_path(raw: str, roots: list[FsPath]) -> str:
+    path = FsPath(raw).expanduser()
+    resolved = path.resolve()
+    for root in roots:
+        if resolved.is_relative_to(root.expanduser().resolve()):
+            return str(resolved)
+    where = ", ".join(str(r) for r in roots) or "none configured (GRACE_API_INGEST_ROOTS)"
+    raise ProblemError(
+        403, "path-not-allowed", "Path not allowed",
+        f"{raw!r} is not under an allowed ingestion root: {where}", path=raw,
+    )  # fmt: skip
+
+
+def _save_upload(settings: Settings, collection: str, doc: UploadedDocument) -> str:
+    folder = uploads_dir(settings, collection)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / doc.name
+    tmp = target.with_suffix(target.suffix + ".part")
+    tmp.write_text(doc.text, encoding="utf-8")
+    tmp.replace(target)  # atomic: a running job never reads half a file
+    return str(target)
+
+
+@router.post(
+    "/ingest", response_model=JobAccepted, status_code=202, summary="Start an ingestion job",
+    responses=problem_responses(401, 403, 422, 429),
+)  # fmt: skip
+async def ingest(
+    body: IngestRequest,
+    principal: Admin,
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    db: DbDep,
+) -> JobAccepted:
+    """Record a job for uploaded documents and/or allowed server-side paths; 202 at once.
+
+    The job runs through the knowledge-base workflow with ``human:<key name>`` as the approving
+    operator. Admin only.
+    """
+    paths = [_allowed_path(p, settings.api_ingest_roots) for p in body.paths]
+    for doc in body.documents:
+        paths.append(await asyncio.to_thread(_save_upload, settings, body.collection, doc))
+    options = IngestOptions(
+        collection=body.collection, chunker=body.chunker, chunk_size=body.chunk_size,
+        chunk_overlap=body.chunk_overlap, operator=principal.name,
+    )  # fmt: skip
+    job_id = await create_ingest_job(db, paths, options)
+    await request.app.state.schedule_ingest(job_id)
+    location = f"/v1/knowledge/jobs/{job_id}"
+    response.headers["Location"] = location
+    return JobAccepted(job_id=str(job_id), status="queued", location=location)
+
+
+@router.get(
+    "/jobs", response_model=JobList, summary="List ingestion jobs",
+    responses=problem_responses(401, 403, 422, 429),
+)  # fmt: skip
+async def list_jobs(
+    _: Staff, db: DbDep, limit: Annotated[int, Query(ge=1, le=500)] = 20
+) -> JobList:
+    """Most recent jobs first."""
+    rows = await JobRepository(db).list(limit=limit)
+    return JobList(items=[Job.model_validate(r.to_dict()) for r in rows])
+
+
+@router.get(
+    "/jobs/{job_id}", response_model=Job, summary="One ingestion job",
+    responses=problem_responses(401, 403, 404, 422, 429),
+)  # fmt: skip
+async def get_job(
+    job_id: Annotated[str, Path(max_length=64, description="The job id.")], _: Staff, db: DbDep
+) -> Job:
+    """A job with its counters and per-file errors."""
+    return Job.model_validate((await JobRepository(db).get(job_id)).to_dict())
+
+
+@router.post(
+    "/search", response_model=SearchResponse, summary="Search the knowledge base",
+    responses=problem_responses(401, 403, 422, 429, 503),
+)  # fmt: skip
+async def search(
+    body: SearchRequest, _: Staff, retriever: RetrieverDep, metrics: MetricsDep
+) -> SearchResponse:
+    """Passages best first with citations (document, section, chunk id, similarity).
+
+    Only documents in the ``active`` or ``review_scheduled`` state are served; nothing comes
+    back when no passage reaches the similarity threshold.
+    """
+    t0 = time.perf_counter()
+    passages = await retriever.retrieve(
+        body.query, k=body.k, filters=SearchFilters(collections=tuple(body.collections)),
+        threshold=body.threshold, hybrid=body.hybrid, mmr=body.mmr,
+    )  # fmt: skip
+    metrics.retrieval.observe(time.perf_counter() - t0)
+    return SearchResponse(items=[PassageOut.model_validate(p.to_dict()) for p in passages])

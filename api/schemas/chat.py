@@ -1,0 +1,165 @@
+"""Chat schemas: one user turn in, the turn's outcome out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api.schemas.common import AgentName, ApiModel, NoNul, ThreadId
+from api.schemas.escalations import Escalation
+
+#: Longest accepted user message, in characters (a long e-mail pasted in fits).
+MAX_MESSAGE_CHARS = 8000
+
+MessageText = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=r"\S"), NoNul
+]
+
+
+class ChatRequest(ApiModel):
+    """One user message.
+
+    Without ``thread_id`` a new conversation starts (its id comes back in the response);
+    ``agent`` talks to a persona directly instead of letting Grace route.
+    """
+
+    message: MessageText = Field(description="The user's text (1-8000 characters).")
+    thread_id: ThreadId | None = Field(default=None, description="Conversation to continue.")
+    agent: AgentName | None = Field(
+        default=None, description="Persona to talk to directly (see GET /v1/agents)."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"message": "Can I book a sound bath on Tuesday evening?"},
+                {"message": "And on Wednesday?", "thread_id": "t-1b2c3d4e5f60", "agent": "solari"},
+            ]
+        }
+    )
+
+
+class Action(BaseModel):
+    """A workflow transition applied during the turn."""
+
+    persona: str
+    workflow_id: str
+    instance_id: str
+    event: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    replayed: bool = False
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "persona": "nyra",
+                    "workflow_id": "WF-WELL-BOOK",
+                    "instance_id": "6f1c2b9e-7f0e-4d1a-9a53-2f4f7e0c1d2a",
+                    "event": "consultation_scheduled",
+                    "from_state": "inquiry",
+                    "to_state": "consultation",
+                    "actor": "nyra",
+                    "replayed": False,
+                }
+            ]
+        },
+    )
+
+
+class Refusal(BaseModel):
+    """A step refused during the turn (ownership, state, budget...)."""
+
+    persona: str
+    event: str
+    code: str
+    message: str
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "persona": "nyra",
+                    "event": "consultation_completed",
+                    "code": "not-your-tool",
+                    "message": "nyra does not own consultation_completed",
+                }
+            ]
+        },
+    )
+
+
+#: Example citation (shared by the knowledge schemas).
+CITATION_EXAMPLE: dict[str, Any] = {
+    "document_id": "3e6a1f0c-1d7b-4a8e-9c1f-0b2d3e4f5a6b",
+    "title": "Cancellation policy",
+    "section": "Refunds",
+    "source": "/srv/handbook/cancellations.md",
+    "chunk_id": 42,
+    "score": 0.71,
+}
+
+
+class CitationOut(BaseModel):
+    """Where a passage behind the reply comes from."""
+
+    document_id: str
+    title: str
+    section: str | None = None
+    source: str
+    chunk_id: int
+    score: float
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [CITATION_EXAMPLE]})
+
+
+class ChatResponse(BaseModel):
+    """What one turn produced.
+
+    ``reply`` is empty while the thread waits for a person (``level`` 4, ``escalation`` set);
+    once staff resolve the escalation, ``GET /v1/threads/{thread_id}`` shows the outcome.
+    """
+
+    thread_id: str
+    turn: int = Field(description="1-based index of this user turn in the thread.")
+    reply: str
+    agent: str | None = Field(description="Who answered: a persona, or grace.")
+    level: int = Field(ge=1, le=4, description="Escalation level 1-4.")
+    reasons: list[str]
+    route: dict[str, Any] = Field(description="The routing decision (persona, confidence...).")
+    actions: list[Action]
+    refusals: list[Refusal]
+    citations: list[CitationOut]
+    escalation: Escalation | None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "thread_id": "t-1b2c3d4e5f60",
+                    "turn": 1,
+                    "reply": "Solari here: Tuesday 19:00 has two places left.",
+                    "agent": "solari",
+                    "level": 1,
+                    "reasons": [],
+                    "route": {"persona": "solari", "confidence": 0.82},
+                    "actions": [],
+                    "refusals": [],
+                    "citations": [],
+                    "escalation": None,
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def from_turn(cls, turn: dict[str, Any]) -> ChatResponse:
+        """Build from ``TurnResult.to_dict()``."""
+        data = dict(turn)
+        data["agent"] = data.pop("persona", None)
+        return cls.model_validate(data)

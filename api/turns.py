@@ -1,0 +1,115 @@
+"""Running chat turns for the HTTP routes: thread ids, ownership, metrics and streams.
+
+``/v1/chat`` and ``/v1/chat/completions`` share this, so both apply the same ownership rules
+(a client may only continue its own threads), count the same metrics, and turn the runtime's
+:class:`~graphs.turn_events.TurnEvent` stream into Server-Sent Events the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
+
+import structlog
+
+from api.auth.deps import ThreadOwners
+from api.auth.principal import Principal, Role
+from api.errors import to_problem
+from api.metrics import ApiMetrics
+from api.problems import ProblemError
+from graphs.runtime import Audience, GraceRuntime
+from graphs.turn_events import TurnEvent
+
+log = structlog.get_logger("grace.api")
+
+
+def new_thread_id() -> str:
+    """A fresh conversation id (``t-`` + 12 hex characters, as the runtime makes them)."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+async def begin_turn(
+    rt: GraceRuntime,
+    owners: ThreadOwners,
+    principal: Principal,
+    *,
+    thread_id: str | None,
+    agent: str | None,
+) -> tuple[str, str | None]:
+    """Resolve the persona, pick the thread id and claim the thread for ``principal``.
+
+    Returns:
+        ``(thread_id, persona name or None)``.
+
+    Raises:
+        agents.registry.UnknownPersonaError: ``agent`` is not a persona (404).
+        ProblemError: 404 when a client continues a thread another key owns.
+    """
+    persona = rt.deps.registry.get(agent).name if agent else None
+    tid = thread_id or new_thread_id()
+    await owners.claim(tid, principal)
+    return tid, persona
+
+
+def audience_of(principal: Principal) -> Audience:
+    """``client`` for client keys (their turns reach only their own cases), else ``staff``."""
+    return "staff" if principal.at_least(Role.STAFF) else "client"
+
+
+async def run_turn(
+    rt: GraceRuntime,
+    metrics: ApiMetrics,
+    message: str,
+    thread_id: str,
+    agent: str | None,
+    audience: Audience = "client",
+) -> dict[str, Any]:
+    """One turn to completion; returns ``TurnResult.to_dict()`` (counted in the metrics)."""
+    turn = (await rt.ask(message, thread_id=thread_id, agent=agent, audience=audience)).to_dict()
+    metrics.observe_turn(turn)
+    return turn
+
+
+async def open_stream(
+    rt: GraceRuntime,
+    metrics: ApiMetrics,
+    message: str,
+    thread_id: str,
+    agent: str | None,
+    audience: Audience = "client",
+) -> AsyncIterator[TurnEvent]:
+    """Start a streamed turn and return its events.
+
+    The first event is awaited here, so errors that come before any output (thread waiting
+    for a person, unknown persona) raise from this call and become problem responses, not a
+    half-sent stream. The ``final`` event is counted in the metrics.
+    """
+    source = cast(
+        AsyncGenerator[TurnEvent, None],
+        rt.stream(message, thread_id=thread_id, agent=agent, audience=audience),
+    )
+    first = await anext(source)
+
+    async def events() -> AsyncIterator[TurnEvent]:
+        event: TurnEvent | None = first
+        try:
+            while event is not None:
+                if event.type == "final":
+                    metrics.observe_turn(event.data)
+                yield event
+                event = await anext(source, None)
+        finally:
+            await source.aclose()
+
+    return events()
+
+
+def stream_error(exc: Exception) -> dict[str, Any]:
+    """The problem body sent as an ``error`` event when a stream breaks after it started."""
+    problem = to_problem(exc)
+    if problem is None:
+        log.error("api.stream_error", exc_info=exc)
+        problem = ProblemError(500, "internal-error", "Internal server error",
+                               "The turn failed; it has been logged.")  # fmt: skip
+    return problem.to_dict()

@@ -1,0 +1,1 @@
+"""Inbound webhooks: Standard Webhooks verification and dispatch."""
