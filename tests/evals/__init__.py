@@ -1,0 +1,1 @@
+"""Tests of the eval suites, their metrics, datasets, reports and gate."""
