@@ -41,11 +41,16 @@ def ingest(
     operator: Annotated[
         str | None, typer.Option(help="Who approves this ingest (default: your user name).")
     ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="With REDIS_URL: follow the queued job to its end.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest documents into the knowledge base (re-ingesting unchanged files writes nothing).
 
-    Exits with 1 when any file failed (the others are still ingested; see the job's errors).
+    With REDIS_URL set the job goes to the queue and a `grace worker` runs it (`--wait`
+    follows it); without, it runs here. Exits with 1 when any file failed (the others are
+    still ingested; see the job's errors).
     """
     from knowledge.ingest import FileResult, IngestOptions, Ingestor
 
@@ -83,18 +88,58 @@ def ingest(
 
                 return await ingestor.ingest(paths, options, progress=progress)
 
-    job = run_async(go)
+    if get_settings().redis_url is not None:
+        job = run_async(lambda: _enqueue(paths, options, wait=wait, quiet=as_json))
+        if job is None:
+            return
+    else:
+        job = run_async(go)
     if as_json:
         print_json(job.to_dict())
-        raise typer.Exit(1 if job.files_failed else 0)
+        raise typer.Exit(1 if job.files_failed or job.status == "failed" else 0)
     console.print(
         f"Job [bold]{job.id}[/] {job.status}: {job.files_done} written, "
         f"{job.files_skipped} unchanged, {job.files_failed} failed, "
         f"{job.chunks_written} chunks (collection [bold]{job.collection}[/], "
         f"chunker {job.chunker})."
     )
-    if job.files_failed:
+    if job.error:
+        err_console.print(f"[red]✗[/] {job.error}")
+    if job.files_failed or job.status == "failed":
         raise typer.Exit(1)
+
+
+async def _enqueue(paths: list[Path], options: Any, *, wait: bool, quiet: bool) -> Any:
+    """Queue an ingest for `grace worker`; with ``wait``, follow it and return the final row."""
+    from knowledge.queue import create_ingest_job, enqueue_ingest, wait_for_job
+
+    settings = get_settings()
+    async with await Database.connect(settings) as db:
+        job_id = await create_ingest_job(db, paths, options)
+        enqueued = await enqueue_ingest(settings, job_id, db=db)  # Redis down: runs here
+        if enqueued.record is not None:
+            return enqueued.record
+        if not wait:
+            if quiet:
+                print_json({"id": str(job_id), "status": "queued", "queue": settings.queue_name})
+            else:
+                console.print(
+                    f"Job [bold]{job_id}[/] queued on [bold]{settings.queue_name}[/]; a "
+                    f"`grace worker` runs it. Follow it with `grace knowledge jobs --job {job_id}`."
+                )
+            return None
+        with Progress(
+            TextColumn("[bold]Queued job[/]"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("{task.description}"),
+            console=err_console, disable=quiet,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("waiting for a worker", total=None)
+
+            def update(r: Any) -> None:
+                done = r.files_done + r.files_skipped + r.files_failed
+                bar.update(task, completed=done, total=r.files_total or None, description=r.status)
+
+            return await wait_for_job(settings, db, job_id, on_update=update)
 
 
 @handle_errors
@@ -119,7 +164,11 @@ def search(
         settings = get_settings()
         async with await Database.connect(settings) as db:
             store = PgVectorStore(db, exact_search_max_rows=settings.exact_search_max_rows)
-            retriever = Retriever(store, get_default_embedder(settings))
+            from knowledge.retrieval_cache import caching_retriever
+
+            retriever = caching_retriever(
+                Retriever(store, get_default_embedder(settings)), settings, db
+            )
             filters = SearchFilters(collections=tuple(collection or ()))
             return await retriever.retrieve(
                 question, k=k, filters=filters, threshold=threshold, hybrid=hybrid, mmr=mmr
@@ -172,24 +221,41 @@ def jobs(
             return [await repo.get(job)] if job else await repo.list(limit=limit)
 
     rows = run_async(go)
+    queue = _queue_statuses([r.id for r in rows])
     if as_json:
-        print_json([r.to_dict() for r in rows])
+        print_json([{**r.to_dict(), "queue": queue.get(r.id)} for r in rows])
         return
     table = Table(title=f"{len(rows)} ingestion job(s)", title_justify="left")
     for col in ("id", "status", "collection", "chunker", "files", "written", "same", "failed",
                 "chunks", "started (UTC)"):  # fmt: skip
         table.add_column(col, no_wrap=col == "id")
+    if get_settings().redis_url is not None:
+        table.add_column("queue")
     for r in rows:
         colour = {"done": "green", "failed": "red", "running": "yellow"}.get(r.status, "white")
+        extra = [queue.get(r.id, "—")] if get_settings().redis_url is not None else []
         table.add_row(
             str(r.id), f"[{colour}]{r.status}[/]", r.collection, r.chunker, str(r.files_total),
             str(r.files_done), str(r.files_skipped), str(r.files_failed), str(r.chunks_written),
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "—",
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "—", *extra,
         )  # fmt: skip
     console.print(table)
     for r in rows:
         for e in r.errors if job else []:
             console.print(f"[red]✗[/] {e.get('source')}: {e.get('error')}")
+
+
+def _queue_statuses(ids: list[Any]) -> dict[Any, str]:
+    """The queue's status per job id (queued/running/done/failed/dead); {} without Redis."""
+    from redis.exceptions import RedisError
+
+    from knowledge.queue import queue_statuses
+
+    try:
+        return dict(run_async(lambda: queue_statuses(get_settings(), ids)))
+    except (RedisError, OSError) as exc:
+        err_console.print(f"[yellow]Queue status unavailable (Redis):[/] {exc}")
+        return {}
 
 
 @app.command()
@@ -238,9 +304,13 @@ def archive(
 
     async def go() -> Any:
         async with await Database.connect() as db:
-            return await DocumentRepository(db, WorkflowEngine(db)).archive(
+            doc = await DocumentRepository(db, WorkflowEngine(db)).archive(
                 document, operator=operator or _operator(), reason=reason
             )
+            from knowledge.retrieval_cache import invalidate_collection
+
+            await invalidate_collection(get_settings(), db, doc.collection)
+            return doc
 
     try:
         doc = run_async(go)

@@ -22,7 +22,8 @@ def make_embedder(settings: Settings) -> Embedder:
 
     ``local`` gives ``CachedEmbedder(SentenceTransformerEmbedder(...))``; ``openai`` gives
     ``CachedEmbedder(OpenAIEmbedder(...))``, with ``text-embedding-3-small`` when
-    ``embedding_model`` is still the local default.
+    ``embedding_model`` is still the local default. With ``redis_url`` set, a shared
+    :class:`~knowledge.embedding.redis_cache.RedisCachedEmbedder` sits between the two.
 
     Args:
         settings: Uses ``embedding_provider``, ``embedding_model``, ``embedding_batch_size``,
@@ -65,6 +66,15 @@ def make_embedder(settings: Settings) -> Embedder:
         )
     else:  # pragma: no cover - Settings validates the literal
         raise EmbedderConfigurationError(f"unknown embedding_provider {provider!r}")
+    from graphs.core.redis import get_sync_redis
+
+    redis = get_sync_redis(settings)
+    if redis is not None:  # shared by every replica and worker, behind the in-process LRU
+        from knowledge.embedding.redis_cache import RedisCachedEmbedder
+
+        inner = RedisCachedEmbedder(
+            inner, redis, ttl_s=settings.cache_ttl_s, prefix=f"{settings.cache_prefix}emb:"
+        )
     return CachedEmbedder(inner, max_entries=DEFAULT_CACHE_ENTRIES)
 
 
