@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.cli.console import console, err_console, handle_errors, run_async
+from api.cli.console import EXIT_UNAVAILABLE, console, err_console, handle_errors, run_async
 from evals.bench.report import BenchReport
 from graphs.core.settings import get_settings
 
@@ -102,6 +102,7 @@ def knowledge(
     or in DATABASE_URL (the rows it adds and the indexes it builds are removed at the end).
     """
     from evals.bench.knowledge import run_knowledge_bench
+    from knowledge.embedding.local import EmbedderError
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -117,18 +118,22 @@ def knowledge(
                 tasks[label] = bar.add_task(label, total=total)
             bar.update(tasks[label], completed=completed, total=total)
 
-        report = run_async(
-            lambda: run_knowledge_bench(
-                get_settings(),
-                vectors=vectors,
-                queries=queries,
-                ingest=not skip_ingest,
-                chunks=chunks,
-                files=files,
-                halfvec=halfvec,
-                progress=progress,
+        try:
+            report = run_async(
+                lambda: run_knowledge_bench(
+                    get_settings(),
+                    vectors=vectors,
+                    queries=queries,
+                    ingest=not skip_ingest,
+                    chunks=chunks,
+                    files=files,
+                    halfvec=halfvec,
+                    progress=progress,
+                )
             )
-        )
+        except EmbedderError as exc:
+            err_console.print(f"[bold red]Embedding model unavailable:[/] {exc}")
+            raise typer.Exit(EXIT_UNAVAILABLE) from None
     _show(report, out)
 
 
@@ -151,8 +156,75 @@ def chat(
         scenarios = await run_router_bench(settings, n=decisions, baseline=baseline)
         url = resolve_target(settings).url
         scenarios.append(await turn_overhead(settings, url, turns=turns))
+        other = "async" if settings.checkpoint_durability == "exit" else "exit"
+        # the alternative durability, same run
+        scenarios.append(await turn_overhead(settings, url, turns=turns, durability=other))
         return router_report(scenarios)
 
     with console.status("Running the chat benchmark…"):
         report = run_async(go)
     _show(report, out)
+
+
+@app.command()
+@handle_errors
+def api(
+    duration: Annotated[float, typer.Option(min=1.0, help="Measured seconds per scenario.")] = 20.0,
+    clients: Annotated[int, typer.Option(min=1, max=500, help="Concurrent clients.")] = 50,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(help="chat, workflows and/or search (default: all three)."),
+    ] = None,
+    out: OutOpt = Path("bench-results"),
+) -> None:
+    """HTTP API under concurrent load on loopback (fake LLM): req/s and p50/p95/p99.
+
+    Runs uvicorn in-process in a scratch database ``grace_bench_api`` on the embedded server
+    (or in DATABASE_URL). ``search`` loads the local embedding model and ingests the handbook.
+    """
+    from evals.bench.api import run_api_bench
+
+    chosen = tuple(scenario or ("chat", "workflows", "search"))
+    with console.status(f"Load-testing the API ({clients} clients, {duration:g} s per scenario)…"):
+        report = run_async(
+            lambda: run_api_bench(
+                get_settings(), duration_s=duration, clients=clients, scenarios=chosen
+            )
+        )
+    _show(report, out)
+
+
+@app.command()
+@handle_errors
+def scale(
+    duration: Annotated[
+        float, typer.Option(min=1.0, help="Measured seconds per chat phase.")
+    ] = 15.0,
+    clients: Annotated[int, typer.Option(min=1, max=500, help="Concurrent chat clients.")] = 32,
+    jobs: Annotated[int, typer.Option(min=2, help="Ingestion jobs per phase.")] = 8,
+    files: Annotated[int, typer.Option(min=1, help="Documents per ingestion job.")] = 10,
+    out: OutOpt = Path("bench-results"),
+) -> None:
+    """Chat throughput with 1 vs 2 API replicas and ingestion with 1 vs 2 workers (needs Redis).
+
+    Replicas and workers are real processes on loopback sharing one database (a scratch
+    ``grace_bench_scale`` on the embedded server, or DATABASE_URL) and Redis; fake LLM.
+    """
+    from evals.bench.scale import run_scale_bench
+
+    settings = get_settings()
+    if settings.redis_url is None:
+        err_console.print("[bold red]Needs Redis:[/] set REDIS_URL (replicas share it).")
+        raise typer.Exit(EXIT_UNAVAILABLE)
+    with console.status("Measuring 1 vs 2 replicas, then 1 vs 2 workers…"):
+        report = run_async(
+            lambda: run_scale_bench(
+                settings, clients=clients, duration_s=duration, jobs=jobs, files_per_job=files
+            )
+        )
+    _show(report, out)
+    env = report.environment
+    console.print(
+        f"Scaling ratios (2 vs 1): chat [bold]{env['chat_ratio_2_vs_1']}x[/], "
+        f"ingestion [bold]{env['ingest_ratio_2_vs_1']}x[/] on {env.get('cpus')} CPU(s)."
+    )

@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 from api.cli import bench, chat, db, demo, knowledge, workflows
+from api.cli import eval as eval_cli
+from api.cli import keys as keys_cli
+from api.cli import serve as serve_cli
+from api.cli import worker as worker_cli
 from graphs.core.logs import configure_logging
 
 app = typer.Typer(
@@ -32,6 +36,10 @@ app.add_typer(knowledge.app, name="knowledge")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
+app.add_typer(eval_cli.app, name="eval")
+app.command("serve")(serve_cli.serve)
+app.add_typer(keys_cli.app, name="keys")
+app.command("worker")(worker_cli.worker)
 
 
 def _version(value: bool) -> None:
