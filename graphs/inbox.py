@@ -69,6 +69,24 @@ class ThreadInbox:
             row = await (await c.execute(_SWAP, params)).fetchone()
         return InboxMessage(*row) if row else None
 
+    async def put(self, thread_id: str, message: InboxMessage | None) -> None:
+        """Set the thread's latest message back to ``message`` (None: the thread has none)."""
+        async with self.db.connection() as c:
+            if message is None:
+                await c.execute("DELETE FROM thread_inbox WHERE thread_id = %s", (thread_id,))
+                return
+            await c.execute(
+                "UPDATE thread_inbox SET message_id = %s, content = %s, requested_persona = %s,"
+                " audience = %s WHERE thread_id = %s",
+                (
+                    message.id,
+                    message.content,
+                    message.requested_persona,
+                    message.audience,
+                    thread_id,
+                ),
+            )
+
     async def latest(self, thread_id: str) -> InboxMessage | None:
         """The thread's latest message, or None when it has none."""
         async with self.db.connection() as c:

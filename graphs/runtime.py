@@ -138,6 +138,8 @@ class GraceRuntime:
         self._durability = deps.settings.checkpoint_durability
         self._owns_db = owns_db
         self._checkpoint_pool: Any = None
+        # thread id -> id of the message of our last turn there that ended without a pause
+        self._settled: dict[str, str] = {}
 
     @classmethod
     async def open(
@@ -237,7 +239,9 @@ class GraceRuntime:
         """
         thread_id, config, inputs = await self._prepare(message, thread_id, agent, audience)
         out = await self.graph.ainvoke(inputs, config, durability=self._durability)
-        return await self._result(thread_id, out)
+        result = await self._result(thread_id, out)
+        self._remember(thread_id, inputs, result)
+        return result
 
     async def stream(
         self,
@@ -288,6 +292,7 @@ class GraceRuntime:
                             yield event
         values["__interrupt__"] = list(interrupts.values())
         result = await self._result(thread_id, values)
+        self._remember(thread_id, inputs, result)
         if result.escalation is not None:
             yield TurnEvent("escalation", result.escalation.to_dict())
         yield TurnEvent("final", result.to_dict())
@@ -320,32 +325,71 @@ class GraceRuntime:
         thread_id = thread_id or f"t-{uuid.uuid4().hex[:12]}"
         if agent is not None:
             agent = self.deps.registry.get(agent).name
+        if audience not in ("client", "staff"):
+            raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
         config = self._config(thread_id)
+        if self._durability != "exit":
+            await self._settle(thread_id, config)
+            return (
+                thread_id,
+                config,
+                {
+                    "messages": [HumanMessage(message)],
+                    "requested_persona": agent,
+                    "audience": audience,
+                },
+            )
+        # The run writes one checkpoint, at its end: the inbox keeps the message first.
+        msg = InboxMessage(uuid.uuid4().hex, message, agent, audience)
+        known = self._settled.pop(thread_id, None)
+        if known is None:
+            snap = await self._settle(thread_id, config)
+            prev = await self.inbox.swap(thread_id, msg)
+        else:
+            prev = await self.inbox.swap(thread_id, msg)
+            if prev is not None and prev.id == known:
+                # Every turn swaps the inbox, so no process has touched this thread since our
+                # own turn ended without a pause: its checkpoint is ours, settled and holding
+                # that message. Skips a checkpoint read per turn. (Caveat: checkpoints commit
+                # asynchronously, so a PostgreSQL crash within ~0.6 s of our turn, survived by
+                # this process, could lose that turn's checkpoint unnoticed; restarting the
+                # process after a database crash clears this memory.)
+                return thread_id, config, _inputs(msg)
+            try:
+                snap = await self._settle(thread_id, config)
+            except ThreadBusyError:
+                await self.inbox.put(thread_id, prev)  # the refused message never arrived
+                raise
+        if prev is not None and not _holds(snap.values, prev.id):
+            # A previous message that never reached the checkpoint (a crash mid-turn) runs first.
+            out = await self.graph.ainvoke(_inputs(prev), config, durability="exit")
+            if out.get("__interrupt__"):  # that turn now waits for a person; so does this
+                lost = await self._result(thread_id, out)
+                raise ThreadBusyError(thread_id, lost.escalation)
+        return thread_id, config, _inputs(msg)
+
+    async def _settle(self, thread_id: str, config: RunnableConfig) -> Any:
+        """The thread's state snapshot, after finishing a turn a crash left half-done.
+
+        Raises:
+            ThreadBusyError: the thread is paused waiting for a person.
+        """
         snap = await self.graph.aget_state(config)
         if snap.interrupts:
             pending = await self.escalations.list(status="pending", thread_id=thread_id)
             raise ThreadBusyError(thread_id, pending[0] if pending else None)
         if snap.next:  # a turn a crash left half-done: finish it first
             await self.graph.ainvoke(None, config)
-        if audience not in ("client", "staff"):
-            raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
-        inputs: dict[str, Any] = {
-            "messages": [HumanMessage(message)],
-            "requested_persona": agent,
-            "audience": audience,
-        }
-        if self._durability == "exit":
-            # The run writes one checkpoint, at its end: the inbox keeps the message first. A
-            # previous message that never reached the checkpoint (a crash mid-turn) runs first.
-            msg = InboxMessage(uuid.uuid4().hex, message, agent, audience)
-            prev = await self.inbox.swap(thread_id, msg)
-            if prev is not None and not _holds(snap.values, prev.id):
-                out = await self.graph.ainvoke(_inputs(prev), config, durability="exit")
-                if out.get("__interrupt__"):  # that turn now waits for a person; so does this
-                    lost = await self._result(thread_id, out)
-                    raise ThreadBusyError(thread_id, lost.escalation)
-            inputs = _inputs(msg)
-        return thread_id, config, inputs
+            snap = await self.graph.aget_state(config)
+        return snap
+
+    def _remember(self, thread_id: str, inputs: dict[str, Any], result: TurnResult) -> None:
+        """Note that our turn on ``thread_id`` ended settled (see :meth:`_prepare`)."""
+        if self._durability != "exit" or result.escalation is not None:
+            return
+        self._settled[thread_id] = str(inputs["messages"][0].id)
+        if len(self._settled) > _SETTLED_MAX:
+            self._settled.pop(next(iter(self._settled)))
 
     async def resolve(
         self,
@@ -465,6 +509,10 @@ def _local_router(registry: Any, embedder: Any, settings: Settings) -> Any:
     from agents.router import LocalRouter
 
     return LocalRouter(registry, router_embedder(settings.data_dir / "models", embedder))
+
+
+#: Threads remembered as settled by this process (oldest forgotten first).
+_SETTLED_MAX = 10_000
 
 
 def _shown(message: BaseMessage) -> bool:

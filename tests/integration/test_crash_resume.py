@@ -13,7 +13,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from graphs.core.database import Database
-from graphs.runtime import GraceRuntime
+from graphs.runtime import GraceRuntime, ThreadBusyError
 from graphs.workflows.engine import WorkflowEngine
 from tests.contracts.embedder import HashingEmbedder
 from tests.fakes.chat import ScriptedChatModel
@@ -94,3 +94,45 @@ async def test_a_message_cut_off_before_any_checkpoint_runs_on_recovery(db: Data
         "first message",
         "second message",
     ]
+
+
+async def test_settled_shortcut_sees_turns_taken_by_another_replica(db: Database) -> None:
+    """A runtime skips the state read only while no other process touched the thread."""
+    a = await GraceRuntime.open(
+        db=db,
+        model=ScriptedChatModel(default="From A."),
+        embedder=HashingEmbedder(256),
+        router=StubRouter(default="nyra"),
+    )
+    b = await GraceRuntime.open(
+        db=db,
+        model=ScriptedChatModel(default="From B."),
+        embedder=HashingEmbedder(256),
+        router=StubRouter(default="nyra"),
+    )
+    try:
+        await a.ask("one", thread_id="t-two")
+        assert "t-two" in a._settled
+        await b.ask("two", thread_id="t-two")  # another replica takes a turn
+        third = await a.ask("three", thread_id="t-two")
+        assert third.turn == 3 and third.reply == "From A."
+        view = await a.thread("t-two")
+        assert view is not None
+        assert [m["content"] for m in view.messages if m["role"] == "user"] == [
+            "one",
+            "two",
+            "three",
+        ]
+
+        # B's next turn pauses for a person: A's remembered state is stale, so A must refuse
+        # the thread and put B's message back as the latest (recovery still sees it).
+        paused = await b.ask("I want to talk to a real person", thread_id="t-two")
+        assert paused.escalation is not None
+        assert "t-two" in a._settled  # A still remembers its own turn three
+        with pytest.raises(ThreadBusyError):
+            await a.ask("are you there?", thread_id="t-two")
+        latest = await a.inbox.latest("t-two")
+        assert latest is not None and latest.content == "I want to talk to a real person"
+    finally:
+        await a.close()
+        await b.close()
