@@ -24,6 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
+from graphs.checkpointer import PooledPostgresSaver, open_checkpoint_pool
 from graphs.core.database import Database
 from graphs.core.events import EventBus, escalation_resolved, events_from_turn, get_event_bus
 from graphs.core.settings import Settings, get_settings
@@ -162,8 +163,6 @@ class GraceRuntime:
             router: First-stage router (default: ``agents.router.LocalRouter``).
             knowledge: Give Atlas (and offline replies) the knowledge base.
         """
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
         from agents.registry import PersonaRegistry
         from knowledge.embedding.factory import get_default_embedder
         from knowledge.retrieval_cache import caching_retriever
@@ -192,8 +191,8 @@ class GraceRuntime:
             retriever=retriever,
             model=model,
         )
-        pool = await _checkpoint_pool(db.url)
-        saver = AsyncPostgresSaver(pool)
+        pool = await open_checkpoint_pool(db.url, max_size=settings.db_pool_max_size)
+        saver = PooledPostgresSaver(pool)
         await saver.setup()  # the checkpointer's own versioned tables (idempotent)
         rt = cls(db, deps, saver, owns_db=owns, bus=get_event_bus(settings))
         rt._checkpoint_pool = pool
@@ -472,31 +471,6 @@ class GraceRuntime:
             for event in events_from_turn(result.to_dict()):
                 await self.bus.publish(event)
         return result
-
-
-async def _checkpoint_pool(url: str) -> Any:
-    """Connections for the checkpointer, committing asynchronously.
-
-    A graph turn writes dozens of small checkpoints; waiting for a WAL flush on each costs
-    ~0.3 ms apiece. Checkpoints therefore use ``synchronous_commit = off`` (PostgreSQL docs,
-    "Asynchronous Commit": a server crash may lose the last few hundred milliseconds of commits
-    but never corrupts data), while business state — workflow transitions, documents,
-    escalations — keeps fully durable commits on the main pool. Losing a checkpoint only means
-    a turn is replayed from an earlier step, and workflow steps replay through their
-    idempotency keys.
-    """
-    from psycopg_pool import AsyncConnectionPool
-
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url,
-        min_size=1,
-        max_size=4,
-        kwargs={"autocommit": True, "options": "-c synchronous_commit=off"},
-        open=False,
-        name="grace-checkpoints",
-    )
-    await pool.open(wait=True, timeout=15)
-    return pool
 
 
 def _local_router(registry: Any, embedder: Any, settings: Settings) -> Any:

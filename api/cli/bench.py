@@ -171,24 +171,39 @@ def chat(
 def api(
     duration: Annotated[float, typer.Option(min=1.0, help="Measured seconds per scenario.")] = 20.0,
     clients: Annotated[int, typer.Option(min=1, max=500, help="Concurrent clients.")] = 50,
+    rate: Annotated[
+        list[float] | None,
+        typer.Option(
+            min=0.01,
+            help="chat: messages per second each client sends (Poisson); repeat for a sweep "
+            "(default: 0.25, 0.5 and 1).",
+        ),
+    ] = None,
     scenario: Annotated[
         list[str] | None,
-        typer.Option(help="chat, workflows and/or search (default: all three)."),
+        typer.Option(help="chat, chat_saturated, workflows and/or search (default: all four)."),
     ] = None,
     out: OutOpt = Path("bench-results"),
 ) -> None:
     """HTTP API under concurrent load on loopback (fake LLM): req/s and p50/p95/p99.
 
-    Runs uvicorn in-process in a scratch database ``grace_bench_api`` on the embedded server
-    (or in DATABASE_URL). ``search`` loads the local embedding model and ingests the handbook.
+    The server runs in its own process against a scratch database ``grace_bench_api`` on the
+    embedded server (or DATABASE_URL). ``chat`` offers steady loads (CLIENTS x RATE
+    messages/s, one row per rate) and carries the p99 target; ``chat_saturated`` sends back
+    to back and measures capacity. ``search`` loads the local embedding model and ingests the
+    handbook.
     """
-    from evals.bench.api import run_api_bench
+    from evals.bench.api import RATES_PER_CLIENT, SCENARIOS, run_api_bench
 
-    chosen = tuple(scenario or ("chat", "workflows", "search"))
+    chosen = tuple(scenario or SCENARIOS)
     with console.status(f"Load-testing the API ({clients} clients, {duration:g} s per scenario)…"):
         report = run_async(
             lambda: run_api_bench(
-                get_settings(), duration_s=duration, clients=clients, scenarios=chosen
+                get_settings(),
+                duration_s=duration,
+                clients=clients,
+                scenarios=chosen,
+                rates_per_client=tuple(rate or RATES_PER_CLIENT),
             )
         )
     _show(report, out)

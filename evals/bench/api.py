@@ -1,18 +1,28 @@
 """``grace bench api``: the HTTP API under concurrent load on loopback.
 
-A real uvicorn server runs in this process on a free loopback port, in front of the real
-runtime and database (a scratch database ``grace_bench_api`` on the embedded server, or
-``DATABASE_URL``), with a fake chat model that answers at once and a fixed router, so the
-figures are what the API, the supervisor graph and PostgreSQL cost — not an LLM. N clients
-(httpx, keep-alive, one connection each) send requests back to back for a bounded time per
-scenario; every non-2xx answer or transport error counts as an error.
+The server is a separate process (``python -m evals.bench.api_server``, uvicorn on uvloop) in
+front of the real app, runtime and database (a scratch database ``grace_bench_api`` on the
+embedded server, or ``DATABASE_URL``), with a fake chat model that answers at once and a fixed
+router, so the figures are what the API, the supervisor graph and PostgreSQL cost — not an
+LLM. The clients (httpx, keep-alive, one connection each) run in this process. Every non-2xx
+answer or transport error counts as an error.
 
 Scenarios:
-    chat: ``POST /v1/chat``; each client rotates to a new thread every 5 turns.
-    workflows: ``GET /v1/instances/{id}`` and ``GET /v1/workflows/{id}/instances`` alternately.
-    search: ``POST /v1/knowledge/search`` over the shipped handbook (real local embedder).
+    chat: ``POST /v1/chat`` at steady offered loads, one row per rate (``chat_<R>_per_s``):
+        each of N clients sends messages at Poisson arrival times (``rate`` per second per
+        client; a late answer delays the client's next message, never bunches them). Latency
+        is measured from each send, so it is the service time plus the queueing that load
+        causes: the rows draw the latency-versus-load curve up to capacity. Each carries the
+        issue's target.
+    chat_saturated: the same clients sending back to back (closed loop): the server's
+        capacity in turns/s. With N clients always waiting, latency ≈ N / throughput
+        (Little's law), so this row measures capacity, not responsiveness.
+    workflows: ``GET /v1/instances/{id}`` and ``GET /v1/workflows/{id}/instances``
+        alternately, back to back.
+    search: ``POST /v1/knowledge/search`` over the shipped handbook (real local embedder),
+        back to back.
 
-The clients share the CPU with the server (2 cores on the reference machine), so the
+The clients share the 2 cores of the reference machine with the server and PostgreSQL, so the
 latencies include client-side overhead; they are an upper bound of the server's own.
 """
 
@@ -20,17 +30,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import random
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 from psycopg import sql
 
-from evals.bench.api_server import serving
-from evals.bench.chat_turn import FixedRouter, InstantChatModel
 from evals.bench.report import BenchReport, LatencySummary, Scenario, machine_facts
 from graphs.core.database import Database, resolve_target
 from graphs.core.embedded import database_uri
@@ -38,7 +51,10 @@ from graphs.core.settings import Settings
 
 #: Target from the API issue: chat p99 with the fake LLM, and no errors.
 CHAT_P99_TARGET_MS = 100.0
-SCENARIOS = ("chat", "workflows", "search")
+SCENARIOS = ("chat", "chat_saturated", "workflows", "search")
+#: Default offered loads per chat client, messages/s. With 50 clients: 12.5, 25 and 50 turns/s
+#: in all, against a person typing to an agent every 15-30 s (~0.05/s each).
+RATES_PER_CLIENT = (0.25, 0.5, 1.0)
 _TURNS_PER_THREAD = 5
 _QUESTIONS = (
     "How do I cancel a booking?",
@@ -91,6 +107,54 @@ async def drive(
     t0 = time.perf_counter()
     until = t0 + duration_s
     await asyncio.gather(*(user(i, until, samples, errors) for i in range(clients)))
+    return LoadResult(samples, len(errors), time.perf_counter() - t0)
+
+
+async def drive_paced(
+    url: str,
+    request: Request,
+    *,
+    clients: int,
+    duration_s: float,
+    rate_per_client: float,
+    warmup_s: float = 1.0,
+    seed: int = 7,
+) -> LoadResult:
+    """``clients`` clients each send at Poisson arrival times, ``rate_per_client`` per second.
+
+    A client whose answer arrives after its next scheduled send sends at once and reschedules
+    from then, so a slow server sees the offered load, not a burst. A warm-up of ``warmup_s``
+    runs first and is not measured.
+    """
+    rng = random.Random(seed)
+
+    async def user(i: int, until: float, samples: list[float], errors: list[int]) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            due = time.perf_counter() + rng.expovariate(rate_per_client)
+            for k in itertools.count():
+                now = time.perf_counter()
+                if due >= until:
+                    return
+                if due > now:
+                    await asyncio.sleep(due - now)
+                t0 = time.perf_counter()
+                try:
+                    ok = (await request(client, i, k)).is_success
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    samples.append(time.perf_counter() - t0)
+                else:
+                    errors.append(1)
+                due = max(due, t0) + rng.expovariate(rate_per_client)
+
+    if warmup_s > 0:
+        until = time.perf_counter() + warmup_s
+        await asyncio.gather(*(user(i, until, [], []) for i in range(clients)))
+    samples: list[float] = []
+    errors: list[int] = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(user(i, t0 + duration_s, samples, errors) for i in range(clients)))
     return LoadResult(samples, len(errors), time.perf_counter() - t0)
 
 
@@ -151,6 +215,7 @@ async def run_api_bench(
     clients: int = 50,
     scenarios: Sequence[str] = SCENARIOS,
     warmup_s: float = 2.0,
+    rates_per_client: Sequence[float] = RATES_PER_CLIENT,
 ) -> BenchReport:
     """Measure the API under ``clients`` concurrent clients, ``duration_s`` per scenario.
 
@@ -161,71 +226,80 @@ async def run_api_bench(
         clients: Concurrent clients.
         scenarios: Any of :data:`SCENARIOS` (``search`` loads the local embedding model).
         warmup_s: Unmeasured warm-up per scenario.
+        rates_per_client: Messages per second each client offers in ``chat``, one row each.
 
     Returns:
-        One scenario per name; ``chat`` carries the issue's target (p99 < 100 ms, 0 errors).
+        One scenario per name, and one ``chat_<R>_per_s`` per rate for ``chat``; those carry
+        the issue's target (p99 < 100 ms, 0 errors).
 
     Raises:
         ValueError: an unknown scenario name.
+        TimeoutError: the server process did not start (its log is in the message).
     """
     unknown = sorted(set(scenarios) - set(SCENARIOS))
     if unknown:
         raise ValueError(f"unknown scenario(s) {unknown}: choose from {', '.join(SCENARIOS)}")
-    from api.app import create_app
-    from graphs.runtime import GraceRuntime
+    from evals.bench.api_server import bench_servers, wait_ready
     from graphs.workflows.engine import WorkflowEngine
 
-    settings = settings.model_copy(
-        update={"rate_limit": "100000000/minute", "db_pool_min_size": 4, "db_pool_max_size": 20}
-    )
     url = await _scratch_url(settings)
-    db = await Database.connect(settings, url=url)
     search = "search" in scenarios
-    embedder = None
-    if search:
-        from knowledge.embedding.factory import get_default_embedder
-
-        embedder = get_default_embedder(settings)
-    else:
-        from evals.bench.chat_turn import _NoEmbedder
-
-        embedder = _NoEmbedder()
-    rt = await GraceRuntime.open(
-        settings, db=db, model=InstantChatModel(), router=FixedRouter(), embedder=embedder,
-        knowledge=search,
-    )  # fmt: skip
     results: list[Scenario] = []
+    work = tempfile.mkdtemp(prefix="grace-bench-api-")
+    env = {
+        **os.environ, "DATABASE_URL": url, "GRACE_RATE_LIMIT": "100000000/minute",
+        "GRACE_LOG_LEVEL": "WARNING", "GRACE_DB_POOL_MIN_SIZE": "4",
+        "GRACE_DB_POOL_MAX_SIZE": "20", "GRACE_DATA_DIR": str(settings.data_dir),
+    }  # fmt: skip
+    db = await Database.connect(settings, url=url)
     try:
         if search:
-            await _ingest_handbook(db, embedder)
+            from knowledge.embedding.factory import get_default_embedder
+
+            await _ingest_handbook(db, get_default_embedder(settings))
         engine = WorkflowEngine(db)
         ids = [str((await engine.start("WF-CONSULT", f"bench:{i}")).id) for i in range(50)]
-        app = create_app(settings, runtime=rt, dev=True)
-        async with serving(app, lifespan="on") as base:
+        with bench_servers(1, env, Path(work), knowledge=search) as urls:
+            await wait_ready(urls, Path(work))
+            base = urls[0]
             run = uuid.uuid4().hex[:8]
-            plan: dict[str, Request] = {
-                "chat": _chat(run), "workflows": _workflow_reads(ids), "search": _search,
-            }  # fmt: skip
             for name in scenarios:
+                if name == "chat":
+                    for rate in rates_per_client:
+                        offered = clients * rate
+                        res = await drive_paced(
+                            base, _chat(f"{run}{rate}"), clients=clients,
+                            duration_s=duration_s, rate_per_client=rate, warmup_s=warmup_s,
+                        )  # fmt: skip
+                        row = _scenario(
+                            f"chat_{offered:g}_per_s", res, clients, load="poisson",
+                            offered_per_s=round(offered, 2),
+                        )  # fmt: skip
+                        row.target = f"p99 < {CHAT_P99_TARGET_MS:.0f} ms, 0 errors"
+                        row.met = (
+                            row.latency.p99_ms < CHAT_P99_TARGET_MS and row.params["errors"] == 0
+                        )
+                        results.append(row)
+                    continue
+                plan: dict[str, Request] = {
+                    "chat_saturated": _chat(run + "s"), "workflows": _workflow_reads(ids),
+                    "search": _search,
+                }  # fmt: skip
                 res = await drive(
                     base, plan[name], clients=clients, duration_s=duration_s, warmup_s=warmup_s
                 )
-                results.append(_scenario(name, res, clients))
-        await app.state.background.cancel_all()
+                results.append(_scenario(name, res, clients, load="closed loop"))
     finally:
-        await rt.close()
         await db.close()
-    for s in results:
-        if s.name == "chat":
-            s.target = f"p99 < {CHAT_P99_TARGET_MS:.0f} ms, 0 errors"
-            s.met = s.latency.p99_ms < CHAT_P99_TARGET_MS and s.params["errors"] == 0
-    env = machine_facts() | {
-        "server": "uvicorn in-process, loopback",
+        shutil.rmtree(work, ignore_errors=True)
+    env_facts = machine_facts() | {
+        "server": "uvicorn (uvloop) in its own process, loopback",
         "llm": "instant fake",
         "router": "fixed",
         "database": "embedded" if settings.uses_embedded_database else "DATABASE_URL",
+        "redis": "configured" if settings.redis_url is not None else "none",
     }
-    return BenchReport(benchmark="api", scenarios=results, environment=env)
+    return BenchReport(benchmark="api", scenarios=results, environment=env_facts)
 
 
 async def _ingest_handbook(db: Database, embedder: Any) -> None:

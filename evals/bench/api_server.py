@@ -1,16 +1,26 @@
-"""Serve an ASGI app with uvicorn inside the current event loop, on a free loopback port.
+"""Servers for the load benchmarks: in this event loop, or as a separate process.
 
-Used by ``grace bench api`` (real HTTP clients against a real server) and by tests that drive
-the API with synchronous HTTP tools (schemathesis) from a worker thread.
+* :func:`serving` runs an ASGI app under uvicorn inside the current event loop, on a free
+  loopback port (tests that drive the API with synchronous HTTP tools, e.g. schemathesis).
+* :func:`bench_servers` starts ``python -m evals.bench.api_server PORT`` processes: the real
+  app and runtime with an instant fake chat model and a fixed router, as a deployment would run
+  them, so the load generator does not share the server's event loop (``grace bench api``
+  and ``grace bench scale``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -50,3 +60,100 @@ async def serving(
     finally:
         server.should_exit = True
         await task
+
+
+@contextmanager
+def bench_servers(
+    count: int, env: dict[str, str], logs: Path, *, knowledge: bool = False
+) -> Iterator[list[str]]:
+    """Start ``count`` benchmark server processes; yields their base URLs.
+
+    Args:
+        count: Processes to start (replicas).
+        env: Their environment (``DATABASE_URL`` and any ``GRACE_*`` settings).
+        logs: Folder for each process's output (``server<i>.log``).
+        knowledge: Load the local embedding model and serve the knowledge base (search).
+
+    The processes are terminated when the block ends; use :func:`wait_ready` first.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for i in range(count):
+            port = free_port()
+            args = [sys.executable, "-m", "evals.bench.api_server", str(port)]
+            args += ["--knowledge"] if knowledge else []
+            urls.append(f"http://127.0.0.1:{port}")
+            log = (logs / f"server{i}.log").open("wb")
+            procs.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT))
+        yield urls
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+async def wait_ready(urls: Sequence[str], logs: Path | None = None, timeout_s: float = 180) -> None:
+    """Wait until every server answers ``GET /healthz``.
+
+    Raises:
+        TimeoutError: one did not within ``timeout_s`` (its log's tail is in the message).
+    """
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=5) as client:
+        for i, url in enumerate(urls):
+            while True:
+                try:
+                    if (await client.get(f"{url}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    log = logs / f"server{i}.log" if logs else None
+                    tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+                    raise TimeoutError(f"benchmark server {url} did not start\n{tail}")
+                await asyncio.sleep(0.3)
+
+
+async def _serve(port: int, knowledge: bool) -> None:
+    """Serve the app with an instant fake model and a fixed router until terminated."""
+    import uvicorn
+
+    from api.app import create_app
+    from evals.bench.chat_turn import FixedRouter, InstantChatModel, _NoEmbedder
+    from graphs.core.database import Database
+    from graphs.core.settings import get_settings
+    from graphs.runtime import GraceRuntime
+
+    settings = get_settings()
+    db = await Database.connect(settings)
+    embedder: Any = _NoEmbedder()
+    if knowledge:
+        from knowledge.embedding.factory import get_default_embedder
+
+        embedder = get_default_embedder(settings)
+        embedder.embed_query("warm up")
+    rt = await GraceRuntime.open(
+        settings, db=db, model=InstantChatModel(), router=FixedRouter(), embedder=embedder,
+        knowledge=knowledge,
+    )  # fmt: skip
+    app = create_app(settings, runtime=rt, dev=True)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, backlog=2048)  # fmt: skip
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        await rt.close()
+        await db.close()
+
+
+if __name__ == "__main__":
+    from api.cli.console import event_loop_factory
+
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(_serve(int(sys.argv[1]), "--knowledge" in sys.argv[2:]))

@@ -4,8 +4,8 @@ Everything runs as real processes on loopback against one database (a scratch da
 ``grace_bench_scale`` on the embedded server, or ``DATABASE_URL``) and one Redis (required):
 
 * **Chat**: N HTTP clients send ``POST /v1/chat`` for a fixed time to one replica, then spread
-  over two replicas. Each replica is a separate process (``python -m evals.bench.scale
-  replica``) serving the real app and runtime with an instant fake chat model and a fixed
+  over two replicas. Each replica is a separate process (``python -m evals.bench.api_server
+  PORT``) serving the real app and runtime with an instant fake chat model and a fixed
   router, so the figure is what the API, the supervisor graph, Redis (shared rate limit) and
   PostgreSQL cost, not an LLM. Turns per second, 1 vs 2 replicas.
 * **Ingestion**: the same number of queued ingestion jobs (fresh synthetic documents each
@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 from evals.bench.api import drive
-from evals.bench.api_server import free_port
+from evals.bench.api_server import bench_servers, wait_ready
 from evals.bench.report import BenchReport, LatencySummary, Scenario, machine_facts
 from graphs.core.database import Database, resolve_target
 from graphs.core.embedded import database_uri
@@ -75,20 +75,15 @@ async def _scratch_url(settings: Settings) -> str:
 
 
 @contextmanager
-def _processes(role: str, count: int, env: dict[str, str], logs: Path) -> Iterator[list[str]]:
-    """Start ``count`` child processes of ``role``; yields replica URLs (empty for workers)."""
+def _workers(count: int, env: dict[str, str], logs: Path) -> Iterator[None]:
+    """Start ``count`` queue worker processes for the block."""
     procs: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
     try:
         for i in range(count):
-            args = [sys.executable, "-m", "evals.bench.scale", role]
-            if role == "replica":
-                port = free_port()
-                args.append(str(port))
-                urls.append(f"http://127.0.0.1:{port}")
-            log = (logs / f"{role}{i}.log").open("wb")
+            args = [sys.executable, "-m", "evals.bench.scale", "worker"]
+            log = (logs / f"worker{i}.log").open("wb")
             procs.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT))
-        yield urls
+        yield
     finally:
         for p in procs:
             p.terminate()
@@ -98,21 +93,6 @@ def _processes(role: str, count: int, env: dict[str, str], logs: Path) -> Iterat
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-
-
-async def _wait_ready(urls: Sequence[str], timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(timeout=5) as client:
-        for url in urls:
-            while True:
-                try:
-                    if (await client.get(f"{url}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"replica {url} did not start")
-                await asyncio.sleep(0.3)
 
 
 async def _chat_phase(
@@ -272,8 +252,8 @@ async def run_scale_bench(
     db = await Database.connect(settings, url=url)
     try:
         for n in (1, 2):
-            with _processes("replica", n, env, work) as urls:
-                await _wait_ready(urls)
+            with bench_servers(n, env, work) as urls:
+                await wait_ready(urls, work)
                 scenarios.append(
                     await _chat_phase(
                         urls, clients=clients, duration_s=duration_s, warmup_s=warmup_s
@@ -282,7 +262,7 @@ async def run_scale_bench(
         for n in (1, 2):
             folders = _corpus(work / "corpus", f"p{n}{run}", jobs, files_per_job)
             threads = max(1, (os.cpu_count() or 1) // n)  # the same cores, split, not oversold
-            with _processes("worker", n, env | {"OMP_NUM_THREADS": str(threads)}, work):
+            with _workers(n, env | {"OMP_NUM_THREADS": str(threads)}, work):
                 await _wait_workers(settings, n)
                 phase = await _ingest_phase(settings, db, folders, n)
             phase.params["torch_threads_per_worker"] = threads
@@ -327,31 +307,6 @@ async def _cleanup_redis(settings: Settings) -> None:
 # ------------------------------------------------------------------ child processes
 
 
-async def _replica(port: int) -> None:
-    """Serve the app with an instant fake model and a fixed router (no model to load)."""
-    import uvicorn
-
-    from api.app import create_app
-    from evals.bench.chat_turn import FixedRouter, InstantChatModel, _NoEmbedder
-    from graphs.core.settings import get_settings
-    from graphs.runtime import GraceRuntime
-
-    settings = get_settings()
-    db = await Database.connect(settings)
-    rt = await GraceRuntime.open(
-        settings, db=db, model=InstantChatModel(), router=FixedRouter(), embedder=_NoEmbedder(),
-        knowledge=False,
-    )  # fmt: skip
-    app = create_app(settings, runtime=rt, dev=True)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, backlog=2048)  # fmt: skip
-    try:
-        await uvicorn.Server(config).serve()
-    finally:
-        await rt.close()
-        await db.close()
-
-
 def _worker() -> None:
     """One arq worker, one job at a time, that announces itself once its model is loaded."""
     from arq.worker import Worker
@@ -372,7 +327,4 @@ def _worker() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "replica":
-        asyncio.run(_replica(int(sys.argv[2])))
-    else:
-        _worker()
+    _worker()

@@ -13,12 +13,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 async def test_api_bench_measures_chat_and_workflow_reads(database_url: str) -> None:
     settings = Settings.model_validate({"DATABASE_URL": database_url})
     report = await run_api_bench(
-        settings, duration_s=2.0, clients=4, scenarios=("chat", "workflows"), warmup_s=0.3
+        settings,
+        duration_s=2.0,
+        clients=4,
+        scenarios=("chat", "chat_saturated", "workflows"),
+        warmup_s=0.3,
+        rates_per_client=(2.0,),
     )
     by_name = {s.name: s for s in report.scenarios}
-    assert set(by_name) == {"chat", "workflows"}
+    assert set(by_name) == {"chat_8_per_s", "chat_saturated", "workflows"}
     for s in report.scenarios:
-        assert s.params["errors"] == 0 and s.params["requests"] > 10
+        assert s.params["errors"] == 0 and s.params["requests"] > 5
         assert s.throughput_per_s > 0 and s.latency.p50_ms > 0
-    assert by_name["chat"].target is not None and by_name["chat"].met is not None
+    paced = by_name["chat_8_per_s"]
+    assert paced.target is not None and paced.met is not None
+    assert paced.params["load"] == "poisson" and paced.params["offered_per_s"] == 8.0
+    # paced: about the offered 8 turns/s, well below what back-to-back clients reach
+    assert 3.0 < paced.throughput_per_s < by_name["chat_saturated"].throughput_per_s
     assert report.environment["database"] == "DATABASE_URL"
