@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -67,17 +68,29 @@ class JobRepository:
 
     async def create(
         self, *, paths: list[str], collection: str, chunker: str, operator: str,
-        params: dict[str, Any],
+        params: dict[str, Any], conn: psycopg.AsyncConnection[Any] | None = None,
     ) -> UUID:  # fmt: skip
-        """Insert a ``queued`` job and return its id."""
-        async with self.db.connection() as c:
-            row = await (
-                await c.execute(
-                    "INSERT INTO kb_ingest_jobs (paths, collection, chunker, operator, params)"
-                    " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                    (paths, collection, chunker, operator, Jsonb(params)),
-                )
-            ).fetchone()
+        """Insert a ``queued`` job and return its id.
+
+        Args:
+            paths: Files or folders to ingest.
+            collection: Target collection.
+            chunker: Chunker name.
+            operator: Who approved the ingest.
+            params: Chunker and loader parameters (JSONB).
+            conn: Run inside this connection's transaction (e.g. with a webhook's delivery
+                record); a pooled connection of its own otherwise.
+        """
+        sql = (
+            "INSERT INTO kb_ingest_jobs (paths, collection, chunker, operator, params)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING id"
+        )
+        args = (paths, collection, chunker, operator, Jsonb(params))
+        if conn is not None:
+            row = await (await conn.execute(sql, args)).fetchone()
+        else:
+            async with self.db.connection() as c:
+                row = await (await c.execute(sql, args)).fetchone()
         assert row is not None
         return UUID(str(row[0]))
 

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 import psycopg
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.model import SYSTEM
+from knowledge.jobs import JobRepository
 
 if TYPE_CHECKING:
     from graphs.core.database import Database
@@ -220,29 +220,19 @@ class WebhookDispatcher:
         for doc in event.documents:  # the same document source twice: the last one wins
             files[inbox_path(self.settings, source, event.collection, doc.source)] = doc
         await asyncio.to_thread(_write_documents, files)
-        # The same row JobRepository.create writes, inside this transaction.
-        row = await (
-            await conn.execute(
-                "INSERT INTO kb_ingest_jobs (paths, collection, chunker, operator, params)"
-                " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                (
-                    [str(p) for p in files],
-                    event.collection,
-                    "sentence",
-                    f"webhook-{source}",
-                    Jsonb(
-                        {
-                            "chunk_size": 600,
-                            "chunk_overlap": 100,
-                            "webhook": {"source": source, "delivery_id": delivery_id},
-                            "sources": {str(p): d.source for p, d in files.items()},
-                        }
-                    ),
-                ),
-            )
-        ).fetchone()
-        assert row is not None
-        return UUID(str(row[0]))
+        return await JobRepository(self.db).create(
+            paths=[str(p) for p in files],
+            collection=event.collection,
+            chunker="sentence",
+            operator=f"webhook-{source}",
+            params={
+                "chunk_size": 600,
+                "chunk_overlap": 100,
+                "webhook": {"source": source, "delivery_id": delivery_id},
+                "sources": {str(p): d.source for p, d in files.items()},
+            },
+            conn=conn,  # inside the delivery's transaction
+        )
 
 
 def _write_documents(files: dict[Path, IngestDocumentBody]) -> None:
