@@ -29,6 +29,7 @@ latencies include client-side overhead; they are an upper bound of the server's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import random
@@ -36,7 +37,8 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,23 @@ class LoadResult:
     elapsed_s: float
 
 
+@asynccontextmanager
+async def _connected(url: str, clients: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """``clients`` keep-alive HTTP clients, each connected once before any timing starts.
+
+    Making a client costs tens of milliseconds of CPU (httpx builds an SSL context for each),
+    so clients made inside a timed phase would stall the load generator and then release
+    the overdue requests all at once: bursts the server never sees in service.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        pool = [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60))
+            for _ in range(clients)
+        ]
+        await asyncio.gather(*(c.get("/healthz") for c in pool))  # open each connection
+        yield pool
+
+
 async def drive(
     url: str, request: Request, *, clients: int, duration_s: float, warmup_s: float = 1.0
 ) -> LoadResult:
@@ -83,31 +102,34 @@ async def drive(
 
     A warm-up of ``warmup_s`` runs first and is not measured.
     """
+    counters = [itertools.count() for _ in range(clients)]
 
-    async def user(i: int, until: float, samples: list[float], errors: list[int]) -> None:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            for k in itertools.count():
-                if time.perf_counter() >= until:
-                    return
-                t0 = time.perf_counter()
-                try:
-                    ok = (await request(client, i, k)).is_success
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    samples.append(time.perf_counter() - t0)
-                else:
-                    errors.append(1)
+    async def user(
+        client: httpx.AsyncClient, i: int, until: float, samples: list[float], errors: list[int]
+    ) -> None:
+        for k in counters[i]:
+            if time.perf_counter() >= until:
+                return
+            t0 = time.perf_counter()
+            try:
+                ok = (await request(client, i, k)).is_success
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                samples.append(time.perf_counter() - t0)
+            else:
+                errors.append(1)
 
-    if warmup_s > 0:
-        until = time.perf_counter() + warmup_s
-        await asyncio.gather(*(user(i, until, [], []) for i in range(clients)))
-    samples: list[float] = []
-    errors: list[int] = []
-    t0 = time.perf_counter()
-    until = t0 + duration_s
-    await asyncio.gather(*(user(i, until, samples, errors) for i in range(clients)))
-    return LoadResult(samples, len(errors), time.perf_counter() - t0)
+    async with _connected(url, clients) as pool:
+        if warmup_s > 0:
+            until = time.perf_counter() + warmup_s
+            await asyncio.gather(*(user(c, i, until, [], []) for i, c in enumerate(pool)))
+        samples: list[float] = []
+        errors: list[int] = []
+        t0 = time.perf_counter()
+        until = t0 + duration_s
+        await asyncio.gather(*(user(c, i, until, samples, errors) for i, c in enumerate(pool)))
+        return LoadResult(samples, len(errors), time.perf_counter() - t0)
 
 
 async def drive_paced(
@@ -127,35 +149,39 @@ async def drive_paced(
     runs first and is not measured.
     """
     rng = random.Random(seed)
+    counters = [itertools.count() for _ in range(clients)]
 
-    async def user(i: int, until: float, samples: list[float], errors: list[int]) -> None:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            due = time.perf_counter() + rng.expovariate(rate_per_client)
-            for k in itertools.count():
-                now = time.perf_counter()
-                if due >= until:
-                    return
-                if due > now:
-                    await asyncio.sleep(due - now)
-                t0 = time.perf_counter()
-                try:
-                    ok = (await request(client, i, k)).is_success
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    samples.append(time.perf_counter() - t0)
-                else:
-                    errors.append(1)
-                due = max(due, t0) + rng.expovariate(rate_per_client)
+    async def user(
+        client: httpx.AsyncClient, i: int, until: float, samples: list[float], errors: list[int]
+    ) -> None:
+        due = time.perf_counter() + rng.expovariate(rate_per_client)
+        for k in counters[i]:
+            now = time.perf_counter()
+            if due >= until:
+                return
+            if due > now:
+                await asyncio.sleep(due - now)
+            t0 = time.perf_counter()
+            try:
+                ok = (await request(client, i, k)).is_success
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                samples.append(time.perf_counter() - t0)
+            else:
+                errors.append(1)
+            due = max(due, t0) + rng.expovariate(rate_per_client)
 
-    if warmup_s > 0:
-        until = time.perf_counter() + warmup_s
-        await asyncio.gather(*(user(i, until, [], []) for i in range(clients)))
-    samples: list[float] = []
-    errors: list[int] = []
-    t0 = time.perf_counter()
-    await asyncio.gather(*(user(i, t0 + duration_s, samples, errors) for i in range(clients)))
-    return LoadResult(samples, len(errors), time.perf_counter() - t0)
+    async with _connected(url, clients) as pool:
+        if warmup_s > 0:
+            until = time.perf_counter() + warmup_s
+            await asyncio.gather(*(user(c, i, until, [], []) for i, c in enumerate(pool)))
+        samples: list[float] = []
+        errors: list[int] = []
+        t0 = time.perf_counter()
+        until = t0 + duration_s
+        await asyncio.gather(*(user(c, i, until, samples, errors) for i, c in enumerate(pool)))
+        return LoadResult(samples, len(errors), time.perf_counter() - t0)
 
 
 def _scenario(name: str, result: LoadResult, clients: int, **params: Any) -> Scenario:
