@@ -183,6 +183,12 @@ def api(
         list[str] | None,
         typer.Option(help="chat, chat_saturated, workflows and/or search (default: all four)."),
     ] = None,
+    servers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=16, help="Server processes, like `grace serve --workers N` (default 1)."
+        ),
+    ] = 1,
     out: OutOpt = Path("bench-results"),
 ) -> None:
     """HTTP API under concurrent load on loopback (fake LLM): req/s and p50/p95/p99.
@@ -204,6 +210,7 @@ def api(
                 clients=clients,
                 scenarios=chosen,
                 rates_per_client=tuple(rate or RATES_PER_CLIENT),
+                servers=servers,
             )
         )
     _show(report, out)

@@ -79,28 +79,41 @@ class LoadResult:
 
 
 @asynccontextmanager
-async def _connected(url: str, clients: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+async def _connected(
+    url: str | Sequence[str], clients: int
+) -> AsyncIterator[list[httpx.AsyncClient]]:
     """``clients`` keep-alive HTTP clients, each connected once before any timing starts.
+
+    With several server URLs, client ``i`` talks to ``url[i % len(url)]``.
 
     Making a client costs tens of milliseconds of CPU (httpx builds an SSL context for each),
     so clients made inside a timed phase would stall the load generator and then release
     the overdue requests all at once: bursts the server never sees in service.
     """
+    urls = [url] if isinstance(url, str) else list(url)
     async with contextlib.AsyncExitStack() as stack:
         pool = [
-            await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60))
-            for _ in range(clients)
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=urls[i % len(urls)], timeout=60)
+            )
+            for i in range(clients)
         ]
         await asyncio.gather(*(c.get("/healthz") for c in pool))  # open each connection
         yield pool
 
 
 async def drive(
-    url: str, request: Request, *, clients: int, duration_s: float, warmup_s: float = 1.0
+    url: str | Sequence[str],
+    request: Request,
+    *,
+    clients: int,
+    duration_s: float,
+    warmup_s: float = 1.0,
 ) -> LoadResult:
     """``clients`` concurrent clients call ``request(client, user, k)`` until the time is up.
 
-    A warm-up of ``warmup_s`` runs first and is not measured.
+    ``url``: the server, or several (clients are spread over them). A warm-up of
+    ``warmup_s`` runs first and is not measured.
     """
     counters = [itertools.count() for _ in range(clients)]
 
@@ -133,7 +146,7 @@ async def drive(
 
 
 async def drive_paced(
-    url: str,
+    url: str | Sequence[str],
     request: Request,
     *,
     clients: int,
@@ -242,6 +255,7 @@ async def run_api_bench(
     scenarios: Sequence[str] = SCENARIOS,
     warmup_s: float = 2.0,
     rates_per_client: Sequence[float] = RATES_PER_CLIENT,
+    servers: int = 1,
 ) -> BenchReport:
     """Measure the API under ``clients`` concurrent clients, ``duration_s`` per scenario.
 
@@ -253,6 +267,8 @@ async def run_api_bench(
         scenarios: Any of :data:`SCENARIOS` (``search`` loads the local embedding model).
         warmup_s: Unmeasured warm-up per scenario.
         rates_per_client: Messages per second each client offers in ``chat``, one row each.
+        servers: Server processes (like ``grace serve --workers N``); clients are spread
+            over them.
 
     Returns:
         One scenario per name, and one ``chat_<R>_per_s`` per rate for ``chat``; those carry
@@ -285,9 +301,8 @@ async def run_api_bench(
             await _ingest_handbook(db, get_default_embedder(settings))
         engine = WorkflowEngine(db)
         ids = [str((await engine.start("WF-CONSULT", f"bench:{i}")).id) for i in range(50)]
-        with bench_servers(1, env, Path(work), knowledge=search) as urls:
-            await wait_ready(urls, Path(work))
-            base = urls[0]
+        with bench_servers(servers, env, Path(work), knowledge=search) as base:
+            await wait_ready(base, Path(work))
             run = uuid.uuid4().hex[:8]
             for name in scenarios:
                 if name == "chat":
@@ -319,7 +334,7 @@ async def run_api_bench(
         await db.close()
         shutil.rmtree(work, ignore_errors=True)
     env_facts = machine_facts() | {
-        "server": "uvicorn (uvloop) in its own process, loopback",
+        "server": f"uvicorn (uvloop), {servers} process(es) of their own, loopback",
         "llm": "instant fake",
         "router": "fixed",
         "database": "embedded" if settings.uses_embedded_database else "DATABASE_URL",
