@@ -31,3 +31,13 @@ async def test_api_bench_measures_chat_and_workflow_reads(database_url: str) -> 
     # paced: about the offered 8 turns/s, well below what back-to-back clients reach
     assert 3.0 < paced.throughput_per_s < by_name["chat_saturated"].throughput_per_s
     assert report.environment["database"] == "DATABASE_URL"
+
+
+async def test_api_bench_spreads_clients_over_several_server_processes(database_url: str) -> None:
+    settings = Settings.model_validate({"DATABASE_URL": database_url})
+    report = await run_api_bench(
+        settings, duration_s=1.5, clients=4, scenarios=("workflows",), warmup_s=0.2, servers=2
+    )
+    (row,) = report.scenarios
+    assert row.params["errors"] == 0 and row.params["requests"] > 5
+    assert "2 process(es)" in str(report.environment["server"])
