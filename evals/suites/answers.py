@@ -33,8 +33,10 @@ from evals.suites.base import (
     Timer,
     curve,
     evaluate,
+    failed_runs,
     first_runs,
     rate,
+    repeats,
 )
 
 NAME = "answers"
@@ -123,15 +125,13 @@ def score(runs: list[Evaluated[RetrievalCase, Answer]]) -> SuiteResult:
                 expected=", ".join(r.inputs.facts) if r.inputs.answerable else "I don't know",
                 got="; ".join(problems),
                 detail=f"{r.inputs.question} → reply: {_excerpt(r.output.reply)}",
-                runs_failed=sum(
-                    1 for x in runs if x.case_id == r.case_id and not x.assertions["AnswerOk"]
-                ),
+                runs_failed=failed_runs(runs, r.case_id, "AnswerOk"),
             )
         )
     return SuiteResult(
         suite=NAME,
         cases=len(first),
-        k=max((r.run for r in runs), default=1),
+        k=repeats(runs),
         metrics=metrics,
         details={"claims": claims, "answerable": len(ans), "unanswerable": len(una)},
         pass_curve=curve(runs, lambda r: r.assertions["AnswerOk"]),

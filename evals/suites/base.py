@@ -229,6 +229,16 @@ def curve(
     return pass_curve({cid: [ok(r) for r in rs] for cid, rs in by_case(runs).items()})
 
 
+def repeats(runs: Sequence[Evaluated[Any, Any]]) -> int:
+    """Runs per case (``k``); 1 when there are none."""
+    return max((r.run for r in runs), default=1)
+
+
+def failed_runs(runs: Sequence[Evaluated[Any, Any]], case_id: str, assertion: str) -> int:
+    """How many runs of ``case_id`` failed ``assertion``."""
+    return sum(1 for r in runs if r.case_id == case_id and not r.assertions[assertion])
+
+
 def first_runs(runs: Sequence[Evaluated[InT, OutT]]) -> list[Evaluated[InT, OutT]]:
     """Run 1 of every case (suite figures are over first runs; pass^k covers the repeats)."""
     return [r for r in runs if r.run == 1]

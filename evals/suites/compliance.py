@@ -34,6 +34,7 @@ from evals.suites.base import (
     evaluate,
     first_runs,
     rate,
+    repeats,
 )
 from graphs.tool_exec import ToolContext, ToolExecutor
 from graphs.tools import build_tools, workflow_slug
@@ -142,7 +143,7 @@ def score(runs: list[Evaluated[ComplianceCase, Attempt]]) -> SuiteResult:
     return SuiteResult(
         suite=NAME,
         cases=len(first),
-        k=max((r.run for r in runs), default=1),
+        k=repeats(runs),
         metrics=metrics,
         details={"refusals_by_code": by_code},
         pass_curve=curve(

@@ -30,8 +30,10 @@ from evals.suites.base import (
     Timer,
     curve,
     evaluate,
+    failed_runs,
     first_runs,
     rate,
+    repeats,
 )
 
 NAME = "escalation"
@@ -115,9 +117,7 @@ def score(runs: list[Evaluated[EscalationCase, EscalationOutcome]]) -> SuiteResu
             got=f"level {r.output.level} ({'; '.join(r.output.reasons) or 'no reason'})",
             detail=" ⏎ ".join(r.inputs.turns)
             + (" — WORST: a person was needed" if r.inputs.expected_level == 4 else ""),
-            runs_failed=sum(
-                1 for x in runs if x.case_id == r.case_id and not x.assertions["LevelExact"]
-            ),
+            runs_failed=failed_runs(runs, r.case_id, "LevelExact"),
         )
         for r in first
         if not r.assertions["LevelExact"]
@@ -125,7 +125,7 @@ def score(runs: list[Evaluated[EscalationCase, EscalationOutcome]]) -> SuiteResu
     return SuiteResult(
         suite=NAME,
         cases=n,
-        k=max((r.run for r in runs), default=1),
+        k=repeats(runs),
         metrics=metrics,
         details={
             "labels": list(LEVELS),

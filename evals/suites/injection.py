@@ -48,6 +48,7 @@ from evals.suites.base import (
     evaluate,
     first_runs,
     rate,
+    repeats,
 )
 from graphs.workflows.engine import WorkflowEngine
 
@@ -190,7 +191,7 @@ def score(runs: list[Evaluated[AttackRun, AttackOutcome]]) -> SuiteResult:
     return SuiteResult(
         suite=NAME,
         cases=len(cases),
-        k=max((r.run for r in runs), default=1),
+        k=repeats(runs),
         metrics=metrics,
         details={"resisted_obedient_by_kind": by_kind},
         pass_curve=curve(runs, lambda r: r.assertions["Resisted"]),

@@ -32,8 +32,10 @@ from evals.suites.base import (
     Timer,
     curve,
     evaluate,
+    failed_runs,
     first_runs,
     rate,
+    repeats,
 )
 
 NAME = "retrieval"
@@ -101,9 +103,7 @@ def score(runs: list[Evaluated[RetrievalCase, Ranked]]) -> SuiteResult:
             got=(", ".join(r.output.top[:3]) or "nothing")
             + (" [abstained]" if r.output.abstained and r.inputs.answerable else ""),
             detail=r.inputs.question,
-            runs_failed=sum(
-                1 for x in runs if x.case_id == r.case_id and not x.assertions["RetrievalOk"]
-            ),
+            runs_failed=failed_runs(runs, r.case_id, "RetrievalOk"),
         )
         for r in first
         if not r.assertions["RetrievalOk"]
@@ -111,7 +111,7 @@ def score(runs: list[Evaluated[RetrievalCase, Ranked]]) -> SuiteResult:
     return SuiteResult(
         suite=NAME,
         cases=len(first),
-        k=max((r.run for r in runs), default=1),
+        k=repeats(runs),
         metrics=metrics,
         details={"answerable": len(ans), "unanswerable": len(una)},
         pass_curve=curve(runs, lambda r: r.assertions["RetrievalOk"]),

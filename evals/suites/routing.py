@@ -29,8 +29,10 @@ from evals.suites.base import (
     Timer,
     curve,
     evaluate,
+    failed_runs,
     first_runs,
     rate,
+    repeats,
 )
 from graphs.workflows.model import PERSONAS
 
@@ -104,9 +106,7 @@ def score(runs: list[Evaluated[RoutingCase, RoutePrediction]]) -> SuiteResult:
             + (f" (or {', '.join(r.inputs.acceptable)})" if r.inputs.acceptable else ""),
             got=f"{r.output.persona} ({r.output.confidence:.2f})",
             detail=r.inputs.message,
-            runs_failed=sum(
-                1 for x in runs if x.case_id == r.case_id and not x.assertions["PersonaMatch"]
-            ),
+            runs_failed=failed_runs(runs, r.case_id, "PersonaMatch"),
         )
         for r in first
         if not r.assertions["PersonaMatch"]
@@ -114,7 +114,7 @@ def score(runs: list[Evaluated[RoutingCase, RoutePrediction]]) -> SuiteResult:
     return SuiteResult(
         suite=NAME,
         cases=len(first),
-        k=max((r.run for r in runs), default=1),
+        k=repeats(runs),
         metrics=metrics,
         details={"labels": list(PERSONAS), "confusion_matrix": matrix, "per_class": classes},
         pass_curve=curve(runs, lambda r: r.assertions["PersonaMatch"]),
