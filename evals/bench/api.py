@@ -102,6 +102,50 @@ async def _connected(
         yield pool
 
 
+User = Callable[[httpx.AsyncClient, int, float, list[float], list[int]], Awaitable[None]]
+
+
+async def _send(
+    request: Request,
+    client: httpx.AsyncClient,
+    user: int,
+    k: int,
+    samples: list[float],
+    errors: list[int],
+) -> float:
+    """One timed request: its latency goes to ``samples``, a failure to ``errors``.
+
+    Returns:
+        When it was sent (``time.perf_counter()``).
+    """
+    t0 = time.perf_counter()
+    try:
+        ok = (await request(client, user, k)).is_success
+    except httpx.HTTPError:
+        ok = False
+    if ok:
+        samples.append(time.perf_counter() - t0)
+    else:
+        errors.append(1)
+    return t0
+
+
+async def _phases(
+    url: str | Sequence[str], user: User, *, clients: int, duration_s: float, warmup_s: float
+) -> LoadResult:
+    """Run ``user`` for every client: an unmeasured warm-up, then the measured phase."""
+    async with _connected(url, clients) as pool:
+        if warmup_s > 0:
+            until = time.perf_counter() + warmup_s
+            await asyncio.gather(*(user(c, i, until, [], []) for i, c in enumerate(pool)))
+        samples: list[float] = []
+        errors: list[int] = []
+        t0 = time.perf_counter()
+        until = t0 + duration_s
+        await asyncio.gather(*(user(c, i, until, samples, errors) for i, c in enumerate(pool)))
+        return LoadResult(samples, len(errors), time.perf_counter() - t0)
+
+
 async def drive(
     url: str | Sequence[str],
     request: Request,
@@ -123,26 +167,9 @@ async def drive(
         for k in counters[i]:
             if time.perf_counter() >= until:
                 return
-            t0 = time.perf_counter()
-            try:
-                ok = (await request(client, i, k)).is_success
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                samples.append(time.perf_counter() - t0)
-            else:
-                errors.append(1)
+            await _send(request, client, i, k, samples, errors)
 
-    async with _connected(url, clients) as pool:
-        if warmup_s > 0:
-            until = time.perf_counter() + warmup_s
-            await asyncio.gather(*(user(c, i, until, [], []) for i, c in enumerate(pool)))
-        samples: list[float] = []
-        errors: list[int] = []
-        t0 = time.perf_counter()
-        until = t0 + duration_s
-        await asyncio.gather(*(user(c, i, until, samples, errors) for i, c in enumerate(pool)))
-        return LoadResult(samples, len(errors), time.perf_counter() - t0)
+    return await _phases(url, user, clients=clients, duration_s=duration_s, warmup_s=warmup_s)
 
 
 async def drive_paced(
@@ -169,32 +196,15 @@ async def drive_paced(
     ) -> None:
         due = time.perf_counter() + rng.expovariate(rate_per_client)
         for k in counters[i]:
-            now = time.perf_counter()
             if due >= until:
                 return
-            if due > now:
-                await asyncio.sleep(due - now)
-            t0 = time.perf_counter()
-            try:
-                ok = (await request(client, i, k)).is_success
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                samples.append(time.perf_counter() - t0)
-            else:
-                errors.append(1)
-            due = max(due, t0) + rng.expovariate(rate_per_client)
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            sent = await _send(request, client, i, k, samples, errors)
+            due = max(due, sent) + rng.expovariate(rate_per_client)
 
-    async with _connected(url, clients) as pool:
-        if warmup_s > 0:
-            until = time.perf_counter() + warmup_s
-            await asyncio.gather(*(user(c, i, until, [], []) for i, c in enumerate(pool)))
-        samples: list[float] = []
-        errors: list[int] = []
-        t0 = time.perf_counter()
-        until = t0 + duration_s
-        await asyncio.gather(*(user(c, i, until, samples, errors) for i, c in enumerate(pool)))
-        return LoadResult(samples, len(errors), time.perf_counter() - t0)
+    return await _phases(url, user, clients=clients, duration_s=duration_s, warmup_s=warmup_s)
 
 
 def _scenario(name: str, result: LoadResult, clients: int, **params: Any) -> Scenario:

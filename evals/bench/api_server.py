@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import sys
@@ -63,6 +64,34 @@ async def serving(
 
 
 @contextmanager
+def child_processes(
+    commands: Sequence[Sequence[str]], env: dict[str, str], logs: Sequence[Path]
+) -> Iterator[None]:
+    """Run each command as a child process for the block, its output in the matching log.
+
+    The processes are terminated when the block ends (killed after 30 s) and the logs closed.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    with contextlib.ExitStack() as files:
+        try:
+            for command, log in zip(commands, logs, strict=True):
+                out = files.enter_context(log.open("wb"))
+                procs.append(
+                    subprocess.Popen(list(command), env=env, stdout=out, stderr=subprocess.STDOUT)
+                )
+            yield
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+@contextmanager
 def bench_servers(
     count: int, env: dict[str, str], logs: Path, *, knowledge: bool = False
 ) -> Iterator[list[str]]:
@@ -76,26 +105,11 @@ def bench_servers(
 
     The processes are terminated when the block ends; use :func:`wait_ready` first.
     """
-    procs: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
-    try:
-        for i in range(count):
-            port = free_port()
-            args = [sys.executable, "-m", "evals.bench.api_server", str(port)]
-            args += ["--knowledge"] if knowledge else []
-            urls.append(f"http://127.0.0.1:{port}")
-            log = (logs / f"server{i}.log").open("wb")
-            procs.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT))
-        yield urls
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    ports = [free_port() for _ in range(count)]
+    extra = ["--knowledge"] if knowledge else []
+    commands = [[sys.executable, "-m", "evals.bench.api_server", str(p), *extra] for p in ports]
+    with child_processes(commands, env, [logs / f"server{i}.log" for i in range(count)]):
+        yield [f"http://127.0.0.1:{p}" for p in ports]
 
 
 async def wait_ready(urls: Sequence[str], logs: Path | None = None, timeout_s: float = 180) -> None:

@@ -26,20 +26,19 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from evals.bench.api import drive
-from evals.bench.api_server import bench_servers, wait_ready
+from evals.bench.api_server import bench_servers, child_processes, wait_ready
 from evals.bench.report import BenchReport, LatencySummary, Scenario, machine_facts
 from graphs.core.database import Database, resolve_target
 from graphs.core.embedded import database_uri
@@ -74,25 +73,10 @@ async def _scratch_url(settings: Settings) -> str:
     return url
 
 
-@contextmanager
-def _workers(count: int, env: dict[str, str], logs: Path) -> Iterator[None]:
+def _workers(count: int, env: dict[str, str], logs: Path) -> AbstractContextManager[None]:
     """Start ``count`` queue worker processes for the block."""
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        for i in range(count):
-            args = [sys.executable, "-m", "evals.bench.scale", "worker"]
-            log = (logs / f"worker{i}.log").open("wb")
-            procs.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT))
-        yield
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    command = [sys.executable, "-m", "evals.bench.scale", "worker"]
+    return child_processes([command] * count, env, [logs / f"worker{i}.log" for i in range(count)])
 
 
 async def _chat_phase(
@@ -101,12 +85,11 @@ async def _chat_phase(
     run = uuid.uuid4().hex[:8]
 
     async def call(client: httpx.AsyncClient, user: int, k: int) -> httpx.Response:
-        base = urls[user % len(urls)]
         body = {"message": f"Can I move my booking to Friday? ({k})",
                 "thread_id": f"scale-{run}-{user}-{k // 5}"}  # fmt: skip
-        return await client.post(f"{base}/v1/chat", json=body)
+        return await client.post("/v1/chat", json=body)  # client `user` talks to one replica
 
-    res = await drive(urls[0], call, clients=clients, duration_s=duration_s, warmup_s=warmup_s)
+    res = await drive(urls, call, clients=clients, duration_s=duration_s, warmup_s=warmup_s)
     samples = res.samples if len(res.samples) >= 2 else [0.0, 0.0]
     n = len(urls)
     return Scenario(
