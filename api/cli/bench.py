@@ -6,10 +6,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.cli.console import EXIT_UNAVAILABLE, console, err_console, handle_errors, run_async
+from api.cli.console import (
+    EXIT_UNAVAILABLE,
+    console,
+    err_console,
+    handle_errors,
+    labelled_progress,
+    run_async,
+)
 from evals.bench.report import BenchReport
 from graphs.core.settings import get_settings
 
@@ -104,20 +110,7 @@ def knowledge(
     from evals.bench.knowledge import run_knowledge_bench
     from knowledge.embedding.local import EmbedderError
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(label: str, completed: float, total: float | None) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
-            bar.update(tasks[label], completed=completed, total=total)
-
+    with labelled_progress() as progress:
         try:
             report = run_async(
                 lambda: run_knowledge_bench(

@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from graphs.core.database import DatabaseUnavailableError
 from graphs.workflows.errors import WorkflowError
@@ -72,3 +81,27 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:  # pragma: no cover - Windows
         return None
     return uvloop.new_event_loop
+
+
+#: ``update(label, done, total)``: move the bar named ``label`` (made on first use).
+ProgressCallback = Callable[[str, float, "float | None"], None]
+
+
+@contextmanager
+def labelled_progress() -> Iterator[ProgressCallback]:
+    """Progress bars on stderr, one per label; yields the callback that moves them."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(label: str, done: float, total: float | None) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield update

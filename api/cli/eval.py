@@ -7,10 +7,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.cli.console import EXIT_UNAVAILABLE, console, err_console, handle_errors, run_async
+from api.cli.console import (
+    EXIT_UNAVAILABLE,
+    console,
+    err_console,
+    handle_errors,
+    labelled_progress,
+    run_async,
+)
 
 app = typer.Typer(
     help="Eval suites: routing, escalation, retrieval, answers, compliance, injection.",
@@ -72,20 +78,7 @@ def run(
     except (UnknownSuiteError, ThresholdsError) as exc:
         err_console.print(f"[bold red]Error:[/] {exc}")
         raise typer.Exit(2) from None
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
-            bar.update(tasks[label], completed=done, total=total)
-
+    with labelled_progress() as progress:
         try:
             report = run_async(
                 lambda: run_eval(
