@@ -21,12 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
-
 from evals.report import EvalReport
+from evals.scratch import drop_database, recreate_database
 from evals.suites.base import EvalContext, ProgressFn, SuiteResult
-from graphs.core.database import Database, ensure_schema, resolve_target
-from graphs.core.embedded import database_uri
+from graphs.core.database import Database, ensure_schema
 from graphs.core.settings import Settings
 
 #: Every suite, in the order they run.
@@ -72,32 +70,14 @@ async def scratch_database(settings: Settings, name: str = SCRATCH_DATABASE) -> 
     Returns:
         ``(url, is_scratch)``; a scratch database is dropped by :func:`drop_scratch`.
     """
-    import psycopg
-
-    target = await asyncio.to_thread(resolve_target, settings)
-    if not target.embedded:
-        await asyncio.to_thread(ensure_schema, target.url)
-        return target.url, False
-    admin = database_uri(target.url, "postgres")
-    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
-        ident = sql.Identifier(name)
-        await conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        await conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    url = database_uri(target.url, name)
+    url, scratch = await recreate_database(settings, name)
     await asyncio.to_thread(ensure_schema, url)
-    return url, True
+    return url, scratch
 
 
 async def drop_scratch(url: str, name: str = SCRATCH_DATABASE) -> None:
     """Drop the scratch database ``url`` points into."""
-    import psycopg
-
-    async with await psycopg.AsyncConnection.connect(
-        database_uri(url, "postgres"), autocommit=True
-    ) as conn:
-        await conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    await drop_database(url, name)
 
 
 async def ingest_corpus(db: Database, embedder: Any) -> int:

@@ -44,11 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from psycopg import sql
 
 from evals.bench.report import BenchReport, LatencySummary, Scenario, machine_facts
-from graphs.core.database import Database, resolve_target
-from graphs.core.embedded import database_uri
+from evals.scratch import recreate_database
+from graphs.core.database import Database
 from graphs.core.settings import Settings
 
 #: Target from the API issue: chat p99 with the fake LLM, and no errors.
@@ -57,6 +56,8 @@ SCENARIOS = ("chat", "chat_saturated", "workflows", "search")
 #: Default offered loads per chat client, messages/s. With 50 clients: 12.5, 25 and 50 turns/s
 #: in all, against a person typing to an agent every 15-30 s (~0.05/s each).
 RATES_PER_CLIENT = (0.25, 0.5, 1.0)
+#: The scratch database on the embedded server.
+SCRATCH_DATABASE = "grace_bench_api"
 _TURNS_PER_THREAD = 5
 _QUESTIONS = (
     "How do I cancel a booking?",
@@ -241,22 +242,6 @@ async def _search(client: httpx.AsyncClient, user: int, k: int) -> httpx.Respons
     return await client.post("/v1/knowledge/search", json=body)
 
 
-async def _scratch_url(settings: Settings) -> str:
-    """A fresh ``grace_bench_api`` database on the embedded server, or ``DATABASE_URL``."""
-    target = await asyncio.to_thread(resolve_target, settings)
-    if not target.embedded:
-        return target.url
-    import psycopg
-
-    name = "grace_bench_api"
-    admin = database_uri(target.url, "postgres")
-    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        await conn.execute(drop)
-        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return database_uri(target.url, name)
-
-
 async def run_api_bench(
     settings: Settings,
     *,
@@ -294,7 +279,7 @@ async def run_api_bench(
     from evals.bench.api_server import bench_servers, wait_ready
     from graphs.workflows.engine import WorkflowEngine
 
-    url = await _scratch_url(settings)
+    url, _ = await recreate_database(settings, SCRATCH_DATABASE)
     search = "search" in scenarios
     results: list[Scenario] = []
     work = tempfile.mkdtemp(prefix="grace-bench-api-")

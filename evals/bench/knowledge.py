@@ -25,8 +25,6 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg import sql
-
 from evals.bench.kb_data import clustered_vectors
 from evals.bench.kb_designs import SearchResults, run_search
 from evals.bench.kb_ingest import (
@@ -39,8 +37,8 @@ from evals.bench.kb_ingest import (
 )
 from evals.bench.kb_search import Progress, SearchRun, load_vectors, remove_synthetic
 from evals.bench.report import BenchReport, LatencySummary, Scenario, machine_facts
-from graphs.core.database import Database, resolve_target
-from graphs.core.embedded import database_uri
+from evals.scratch import drop_database, recreate_database
+from graphs.core.database import Database
 from graphs.core.settings import Settings
 
 INGEST_RATIO_TARGET = 0.80
@@ -179,34 +177,6 @@ def _data_facts(settings: Settings, results: SearchResults, spread: float) -> di
     } | results.facts
 
 
-async def _scratch_url(settings: Settings) -> tuple[str, bool]:
-    """A fresh scratch database on the embedded server, or the configured ``DATABASE_URL``."""
-    target = await asyncio.to_thread(resolve_target, settings)
-    if not target.embedded:
-        return target.url, False
-    import psycopg
-
-    admin = database_uri(target.url, "postgres")
-    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
-        name = sql.Identifier(SCRATCH_DATABASE)
-        await conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        await conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    return database_uri(target.url, SCRATCH_DATABASE), True
-
-
-async def _drop_scratch(url: str) -> None:
-    import psycopg
-
-    async with await psycopg.AsyncConnection.connect(
-        database_uri(url, "postgres"), autocommit=True
-    ) as conn:
-        await conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(SCRATCH_DATABASE)
-            )
-        )
-
-
 async def _clean(db: Database) -> None:
     """Remove what a run leaves in a shared database (``DATABASE_URL``)."""
     async with db.connection() as conn, conn.transaction():
@@ -243,7 +213,7 @@ async def run_knowledge_bench(
         The report: scenarios, alternatives and environment.
     """
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    url, embedded = await _scratch_url(settings)
+    url, embedded = await recreate_database(settings, SCRATCH_DATABASE)
     pool = settings.model_copy(update={"db_pool_min_size": 1, "db_pool_max_size": 2})
     db = await Database.connect(pool, url=url)
     scenarios: list[Scenario] = []
@@ -299,7 +269,7 @@ async def run_knowledge_bench(
     finally:
         await db.close()
         if embedded:
-            await _drop_scratch(url)
+            await drop_database(url, SCRATCH_DATABASE)
     env |= _data_facts(settings, results, vs.spread)
     if load_before is not None:
         env["load_avg_1m_before_after"] = f"{load_before:.2f}/{os.getloadavg()[0]:.2f}"

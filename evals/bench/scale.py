@@ -40,8 +40,8 @@ import httpx
 from evals.bench.api import drive
 from evals.bench.api_server import bench_servers, child_processes, wait_ready
 from evals.bench.report import BenchReport, LatencySummary, Scenario, machine_facts
-from graphs.core.database import Database, resolve_target
-from graphs.core.embedded import database_uri
+from evals.scratch import recreate_database
+from graphs.core.database import Database, ensure_schema
 from graphs.core.settings import Settings
 
 SCRATCH_DB = "grace_bench_scale"
@@ -54,22 +54,10 @@ _WORDS = [
 
 
 async def _scratch_url(settings: Settings) -> str:
-    """A fresh scratch database on the embedded server, or ``DATABASE_URL`` as it is."""
-    target = await asyncio.to_thread(resolve_target, settings)
-    if not target.embedded:
-        return target.url
-    import psycopg
-    from psycopg import sql
-
-    admin = database_uri(target.url, "postgres")
-    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
-        ident = sql.Identifier(SCRATCH_DB)
-        await conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        await conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    url = database_uri(target.url, SCRATCH_DB)
-    from graphs.core.database import ensure_schema
-
-    await asyncio.to_thread(ensure_schema, url)
+    """A fresh, migrated scratch database on the embedded server, or ``DATABASE_URL`` as it is."""
+    url, scratch = await recreate_database(settings, SCRATCH_DB)
+    if scratch:
+        await asyncio.to_thread(ensure_schema, url)
     return url
 
 

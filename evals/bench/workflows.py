@@ -14,14 +14,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
-
-from psycopg import sql
 
 from evals.bench.report import BenchReport, LatencySummary, Scenario, machine_facts
-from graphs.core.database import Database, resolve_target
-from graphs.core.embedded import database_uri
+from evals.scratch import recreate_database
+from graphs.core.database import Database
 from graphs.core.settings import Settings
 from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.records import Instance
@@ -67,23 +63,6 @@ async def _scenario(
     return callers * per_caller / elapsed, samples
 
 
-async def _scratch_database(settings: Settings) -> tuple[str, Callable[[], Any]]:
-    """A fresh ``grace_bench`` database on the embedded server, or the configured one."""
-    target = resolve_target(settings)
-    if not target.embedded:
-        return target.url, lambda: None
-    import psycopg
-
-    admin = database_uri(target.url, "postgres")
-    name = "grace_bench"
-    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
-        await conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return database_uri(target.url, name), lambda: None
-
-
 async def run_workflow_bench(
     settings: Settings, *, transitions: int = 3000, concurrency: int = 8
 ) -> BenchReport:
@@ -98,7 +77,7 @@ async def run_workflow_bench(
     Returns:
         The report with ``single_client`` and ``concurrent_<n>`` scenarios.
     """
-    url, _cleanup = await _scratch_database(settings)
+    url, _ = await recreate_database(settings, "grace_bench")
     db = await Database.connect(
         settings.model_copy(
             update={"db_pool_min_size": concurrency, "db_pool_max_size": concurrency}
