@@ -49,6 +49,16 @@ class TransitionOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True, json_schema_extra={"examples": [_TRANSITION]})
 
 
+_WORKFLOW = {
+    "id": "WF-WELL-BOOK",
+    "name": "Wellness booking",
+    "domain": "wellness",
+    "subject": "booking",
+    "description": "From inquiry to a completed session.",
+    "initial_state": "inquiry",
+}
+
+
 class WorkflowSummary(BaseModel):
     """A workflow in the catalog."""
 
@@ -59,20 +69,7 @@ class WorkflowSummary(BaseModel):
     description: str
     initial_state: str
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "WF-WELL-BOOK",
-                    "name": "Wellness booking",
-                    "domain": "wellness",
-                    "subject": "booking",
-                    "description": "From inquiry to a completed session.",
-                    "initial_state": "inquiry",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_WORKFLOW]})
 
 
 class WorkflowDetail(WorkflowSummary):
@@ -86,12 +83,7 @@ class WorkflowDetail(WorkflowSummary):
         json_schema_extra={
             "examples": [
                 {
-                    "id": "WF-WELL-BOOK",
-                    "name": "Wellness booking",
-                    "domain": "wellness",
-                    "subject": "booking",
-                    "description": "From inquiry to a completed session.",
-                    "initial_state": "inquiry",
+                    **_WORKFLOW,
                     "states": ["inquiry", "consultation"],
                     "terminal_states": [],
                     "transitions": [_TRANSITION],
