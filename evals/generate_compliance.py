@@ -3,8 +3,10 @@
 For every transition of the 14 workflows it writes two cases: the owner fires it (allowed) and
 a plausible wrong actor fires it (refused): a persona owning a neighbouring step of the same
 workflow (the colleague most likely to overreach), ``human``-owned steps tried by a persona
-(``human-approval-required``), ``system`` steps tried by a persona (``not-owner``). Generated
-ids start with ``cmp-g-``; hand-written cases (``cmp-h-``) are kept as they are.
+(``human-approval-required``), ``system`` steps tried by a persona (``not-owner``). For every
+persona-owned transition a third case has the owner's tool called in a conversation with a
+client: allowed for ``requested_by: client`` steps, refused (``staff-only``) for the others.
+Generated ids start with ``cmp-g-``; hand-written cases (``cmp-h-``) are kept as they are.
 
 Run ``python -m evals.generate_compliance`` after changing a workflow definition.
 """
@@ -15,6 +17,7 @@ import json
 
 from evals.fixtures import FIXTURE_HUMAN
 from evals.schemas import ComplianceCase, dataset_path
+from graphs.tool_exec import STAFF_ONLY
 from graphs.workflows.catalog import WorkflowCatalog, default_catalog
 from graphs.workflows.model import HUMAN, PERSONAS, SYSTEM, Transition, Workflow
 
@@ -30,8 +33,25 @@ def wrong_actor(wf: Workflow, t: Transition) -> str:
     return next(p for p in PERSONAS[start:] + PERSONAS[:start] if p != t.owner)
 
 
+def client_case(wf: Workflow, t: Transition, i: int) -> ComplianceCase:
+    """The owner's tool for persona step ``t`` called in a client conversation."""
+    allowed = t.requested_by == "client"
+    return ComplianceCase(
+        id=f"cmp-g-{wf.id.lower().removeprefix('wf-')}-{i:02d}-client",
+        tags=("generated", "client-request", "allowed" if allowed else "refused"),
+        workflow=wf.id,
+        from_state=t.from_state,
+        event=t.event,
+        actor=t.owner,
+        channel="tool",
+        audience="client",
+        allowed=allowed,
+        expected_code=None if allowed else STAFF_ONLY,
+    )
+
+
 def generated(catalog: WorkflowCatalog) -> list[ComplianceCase]:
-    """Two cases per transition (see the module docstring), in catalog order."""
+    """Two or three cases per transition (see the module docstring), in catalog order."""
     cases: list[ComplianceCase] = []
     for wf in catalog:
         slug = wf.id.lower().removeprefix("wf-")
@@ -68,6 +88,8 @@ def generated(catalog: WorkflowCatalog) -> list[ComplianceCase]:
                     expected_code=code,
                 )
             )
+            if t.owner in PERSONAS:
+                cases.append(client_case(wf, t, i))
     return cases
 
 

@@ -149,6 +149,8 @@ class ComplianceCase(EvalCase):
             to check the engine's ``invalid-actor`` refusal.
         channel: ``engine`` (``WorkflowEngine.apply``) or ``tool`` (the persona's tool
             executor, by tool name, as a model would call it).
+        audience: For the tool channel, who the conversation is with: ``staff`` (the default:
+            ownership alone decides) or ``client`` (staff-only steps are refused too).
         allowed: Whether it must be applied.
         expected_code: For refusals, the error code expected (``not-owner``…); optional.
         note: Why, in words (hand-written cases).
@@ -159,6 +161,7 @@ class ComplianceCase(EvalCase):
     event: NonEmpty
     actor: NonEmpty
     channel: Literal["engine", "tool"] = "engine"
+    audience: Literal["client", "staff"] = "staff"
     allowed: bool
     expected_code: str | None = None
     note: str = ""
@@ -168,6 +171,8 @@ class ComplianceCase(EvalCase):
         role = self.actor.partition(":")[0]
         if self.channel == "tool" and role not in PERSONAS:
             raise ValueError("the tool channel is for personas only")
+        if self.audience == "client" and self.channel != "tool":
+            raise ValueError("a client audience needs the tool channel (the engine has none)")
         if self.allowed and self.expected_code:
             raise ValueError("an allowed attempt has no expected_code")
         return self

@@ -1,9 +1,12 @@
 """Executes persona tool calls: the only bridge from a model's request to business state.
 
 Every call is checked against the persona's own tool list first (a model asking for a tool it
-was not given is refused), then transitions go through the workflow engine with idempotency
-keys derived from ``(thread, turn, case, event)`` — so a turn re-run after a crash or a resume
-never applies a transition twice.
+was not given is refused), then against the conversation: a client conversation reaches only its
+own cases, and may lead only to the steps the workflow data marks ``requested_by: client``
+(marketing launches, restocking, listing publication, payments… are staff-only, whatever a model
+says; refused with code ``staff-only``, recorded like every other refusal). Transitions then go
+through the workflow engine with idempotency keys derived from ``(thread, turn, case, event)`` —
+so a turn re-run after a crash or a resume never applies a transition twice.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from graphs.workflows.errors import WorkflowError
 #: Shortest subject reference that proves a client named the case ("B-1042"): shorter ones
 #: ("7") would appear in ordinary text by chance. A stated rule, not a fitted value.
 MIN_REFERENCE_CHARS = 3
+#: Refusal code of a staff-only step asked for in a client conversation.
+STAFF_ONLY = "staff-only"
 
 
 @dataclass
@@ -34,6 +39,8 @@ class ToolContext:
         audience: ``client`` or ``staff``. A client conversation reaches only its own cases:
             those opened or worked on in this thread, and those whose subject reference (the
             part after ``type:``, e.g. ``B-1042``) the client typed in it. Staff reach any case.
+            A client conversation takes only ``requested_by: client`` steps and opens only
+            workflows whose first step is one; anything but ``staff`` counts as a client.
         user_text: Everything the user wrote in this thread (for the reference check).
     """
 
@@ -162,6 +169,13 @@ class ToolExecutor:
             )
         if (refusal := await self._check_reach(event, case)) is not None:
             return refusal
+        if not spec.transition.requestable_by(self.ctx.audience):
+            return self._refuse(
+                event,
+                STAFF_ONLY,
+                f"'{event.replace('_', ' ')}' is a staff step ({spec.workflow_id}): it cannot be "
+                "taken in a conversation with a client; a member of staff will handle it",
+            )
         payload = {"note": args["note"]} if args.get("note") else None
         res = await self.ctx.engine.apply(
             case, event, self.persona, self.idempotency_key(case, event), payload
@@ -188,6 +202,14 @@ class ToolExecutor:
         subject = str(args.get("subject") or "").strip()
         if not subject:
             return self._refuse(spec.name, "invalid-payload", "a subject is required")
+        workflow = self.ctx.engine.catalog.get(spec.workflow_id)
+        if self.ctx.audience != "staff" and not workflow.client_may_start():
+            return self._refuse(
+                spec.name,
+                STAFF_ONLY,
+                f"a {workflow.name.lower()} case ({workflow.id}) is opened by staff, not in a "
+                "conversation with a client",
+            )
         data = {"details": args["details"]} if args.get("details") else None
         inst = await self.ctx.engine.start(
             spec.workflow_id,

@@ -3,7 +3,8 @@
 A persona is offered exactly:
 
 * one tool per transition it owns (``well_book__consultation_scheduled``…) — so a model cannot
-  even name a transition it does not own;
+  even name a transition it does not own; staff-only steps (``requested_by: staff``) say so in
+  their description, and the executor refuses them in client conversations;
 * ``start__<workflow>`` for workflows whose first step it owns (it opens the case);
 * ``request_approval`` for the ``human``-owned steps of its workflows (raises level 4);
 * read-only ``find_cases``; Atlas also gets ``search_knowledge``;
@@ -78,6 +79,7 @@ def _transition_tool(wf: Workflow, t: Transition) -> ToolSpec:
         description=(
             f"{wf.name}: record '{t.event.replace('_', ' ')}', moving the {wf.subject} from "
             f"{t.from_state} to {t.to_state}. Only when this has really happened."
+            + ("" if t.requested_by == "client" else " Staff conversations only.")
         ),
         parameters=_obj({"case_id": _CASE, "note": _NOTE}, []),
         workflow_id=wf.id,

@@ -2,7 +2,7 @@
 
 Ingestion walks a document to ``embedding_creation`` along the shortest path in the workflow
 data, each step fired by its owner: persona-owned steps by the ingestion job acting for that
-persona (Elan drafts and publishes, Atlas researches, categorises and embeds, Ruvo schedules
+persona (Elan drafts, publishes and categorises, Atlas researches and embeds, Ruvo schedules
 reviews) and ``human``-owned approvals by the operator who ran the ingest — an operator's ingest
 counts as the human approval. The final ``embeddings_created`` (Atlas) is applied in the same
 transaction that writes the chunks, so a document becomes servable exactly when its chunks exist.

@@ -38,7 +38,7 @@ SCRIPT: list[tuple[str, str, str | None]] = [
 
 async def _run() -> None:
     from graphs.core.settings import get_settings
-    from graphs.runtime import GraceRuntime
+    from graphs.runtime import Audience, GraceRuntime
     from knowledge.embedding.factory import get_default_embedder
     from knowledge.ingest import IngestOptions, Ingestor
 
@@ -61,7 +61,8 @@ async def _run() -> None:
         for speaker, message, agent in SCRIPT:
             to = f" → {agent.capitalize()}" if agent else ""
             console.print(f"\n[bold]{speaker}{to}:[/] {message}")
-            last = await rt.ask(message, thread_id=thread, agent=agent)
+            audience: Audience = "staff" if speaker == "Staff" else "client"  # staff-only steps
+            last = await rt.ask(message, thread_id=thread, agent=agent, audience=audience)
             thread = last.thread_id
             render_turn(last)
         if last is not None and last.escalation is not None:

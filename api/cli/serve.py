@@ -40,6 +40,7 @@ def serve(
 
     from api.auth.errors import InsecureSecretError
     from api.auth.setup import check_secret
+    from graphs.core.logs import uvicorn_log_config
 
     settings = get_settings()
     try:
@@ -65,9 +66,12 @@ def serve(
     if workers > 1:
         uvicorn.run(
             "api.app:create_app", factory=True, host=host, port=port, workers=workers,
-            log_level=log_level,
+            log_level=log_level, log_config=uvicorn_log_config(),
         )  # fmt: skip
         return
     from api.app import create_app
 
-    uvicorn.run(create_app(settings, dev=dev), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(settings, dev=dev), host=host, port=port, log_level=log_level,
+        log_config=uvicorn_log_config(settings),
+    )  # fmt: skip

@@ -5,7 +5,9 @@ transitions (:func:`evals.fixtures.instance_in`), then the attempt is made
 
 * ``engine``: ``WorkflowEngine.apply(instance, event, actor)``, or
 * ``tool``: the persona's own :class:`~graphs.tool_exec.ToolExecutor`, calling the tool a model
-  would name for that step (``<workflow>__<event>``) — what a compromised model can reach.
+  would name for that step (``<workflow>__<event>``) — what a compromised model can reach — in
+  a conversation with staff or, for ``audience: client`` cases, with a client (where staff-only
+  steps are refused with ``staff-only``).
 
 Whether it was applied is read back from the database (state and audit rows), not from the
 return value. Figures: ``unauthorized_attempted`` and ``unauthorized_applied`` (must be 0),
@@ -96,6 +98,7 @@ async def attempt(engine: WorkflowEngine, case: ComplianceCase) -> Attempt:
             thread_id=f"eval-{subject}",
             turn=1,
             instances={inst.workflow_id: str(inst.id)},
+            audience=case.audience,
         )
         result = await ToolExecutor(case.actor, tools, ctx).run(
             f"{workflow_slug(case.workflow)}__{case.event}", {"note": case.note[:100]}

@@ -3,6 +3,15 @@
 A workflow is a finite state machine: named states, one initial state, and transitions
 ``(from_state, event) -> to_state``, each owned by exactly one actor kind. The definitions live as
 YAML under ``graphs/workflows/definitions`` and are validated into these models on load.
+
+Each transition also says who may *request* it in a conversation (``requested_by``): ``client``
+steps may be taken in a conversation with a client (booking a consultation, reserving an item,
+returning one, giving feedback, a client's own decisions); ``staff`` steps only in a
+conversation with staff, whatever a model says. The default is ``staff`` (fail closed): a step
+is client-requestable only when its definition says so.
+
+Owners follow the rule in DESIGN.md ("Workflows as data"); a workflow lists every deliberate
+departure from that rule, with its reason, in ``owner_deviations``.
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ HUMAN = "human"
 OWNERS: tuple[str, ...] = (*PERSONAS, SYSTEM, HUMAN)
 
 OwnerKind = Literal["persona", "system", "human"]
+#: Who may ask for a step in a conversation: a client (and staff), or staff only.
+Requester = Literal["client", "staff"]
+#: ``requested_by`` when a definition does not say (see the module docstring).
+DEFAULT_REQUESTER: Requester = "staff"
 _IDENT = r"^[a-z][a-z0-9_]*$"
 
 
@@ -70,20 +83,50 @@ class Actor:
 
 
 class Transition(BaseModel):
-    """One edge of a workflow: ``from_state --event--> to_state``, fired only by ``owner``."""
+    """One edge of a workflow: ``from_state --event--> to_state``, fired only by ``owner``.
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    Attributes:
+        requested_by: ``client`` when a client's request or confirmation in a conversation may
+            lead to this step; ``staff`` (the default) when only a staff conversation may. The
+            tool executor enforces it for persona steps (``graphs.tool_exec``).
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
 
     event: str = Field(pattern=_IDENT)
     from_state: str = Field(alias="from", pattern=_IDENT)
     to_state: str = Field(alias="to", pattern=_IDENT)
     owner: Literal["nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas",
                    "system", "human"]  # fmt: skip
+    requested_by: Requester = DEFAULT_REQUESTER
 
     @property
     def needs_human(self) -> bool:
         """True when a person must take this step (agents escalate to level 4)."""
         return self.owner == HUMAN
+
+    @property
+    def step(self) -> str:
+        """``from_state/event``: the key an owner deviation uses for this transition."""
+        return f"{self.from_state}/{self.event}"
+
+    def requestable_by(self, audience: str) -> bool:
+        """Whether a conversation with ``audience`` (``client`` or ``staff``) may request it."""
+        return audience == "staff" or self.requested_by == "client"
+
+
+class OwnerDeviation(BaseModel):
+    """Transitions whose owner departs, on purpose, from the seed-derived owner rule.
+
+    Attributes:
+        steps: ``from_state/event`` keys of the transitions concerned.
+        reason: Why (checked by tests against the audited owner table).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: tuple[str, ...] = Field(min_length=1)
+    reason: str = Field(min_length=20)
 
 
 class Workflow(BaseModel):
@@ -91,7 +134,8 @@ class Workflow(BaseModel):
 
     Raises (on construction):
         pydantic.ValidationError: unknown states in transitions, duplicate ``(from, event)``
-            pairs, an initial state not in ``states``, or duplicate states.
+            pairs, an initial state not in ``states``, duplicate states, or an owner
+            deviation naming a step that does not exist (or a step listed twice).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -104,6 +148,7 @@ class Workflow(BaseModel):
     initial_state: str
     states: tuple[str, ...]
     transitions: tuple[Transition, ...]
+    owner_deviations: tuple[OwnerDeviation, ...] = ()
 
     @model_validator(mode="after")
     def _check_graph(self) -> Workflow:
@@ -120,6 +165,13 @@ class Workflow(BaseModel):
             if key in seen:
                 raise ValueError(f"{self.id}: duplicate transition {t.event!r} from {t.from_state}")
             seen.add(key)
+        steps = [step for d in self.owner_deviations for step in d.steps]
+        known = {t.step for t in self.transitions}
+        for step in steps:
+            if step not in known:
+                raise ValueError(f"{self.id}: owner deviation names unknown step {step!r}")
+        if len(set(steps)) != len(steps):
+            raise ValueError(f"{self.id}: a step is listed in two owner deviations")
         return self
 
     @cached_property
@@ -144,6 +196,17 @@ class Workflow(BaseModel):
     def outgoing(self, state: str) -> list[Transition]:
         """Transitions leaving ``state``, in definition order."""
         return [t for t in self.transitions if t.from_state == state]
+
+    def deviation(self, transition: Transition) -> str | None:
+        """The documented reason ``transition``'s owner departs from the rule, if it does."""
+        for d in self.owner_deviations:
+            if transition.step in d.steps:
+                return d.reason
+        return None
+
+    def client_may_start(self) -> bool:
+        """Whether a client conversation may open a case: a first step is client-requestable."""
+        return any(t.requested_by == "client" for t in self.outgoing(self.initial_state))
 
     def owned_by(self, owner: str) -> list[Transition]:
         """Transitions whose owner is ``owner`` (a persona name, ``system`` or ``human``)."""

@@ -14,6 +14,7 @@ from evals.generate_compliance import generated
 from evals.judge import JudgeError, JudgeVerdict, judge_faithfulness
 from evals.schemas import ComplianceCase, dataset_path, load_cases
 from graphs.workflows.catalog import default_catalog
+from graphs.workflows.model import PERSONAS
 from knowledge.retriever import Citation, Passage
 from tests.fakes.chat import ScriptedChatModel
 
@@ -103,8 +104,16 @@ def test_generated_compliance_cases_match_the_workflow_data() -> None:
     }
     fresh = {c.id: c for c in generated(default_catalog())}
     assert shipped == fresh, "run `python -m evals.generate_compliance`"
-    transitions = sum(len(wf.transitions) for wf in default_catalog())
-    assert len(fresh) == 2 * transitions
+    catalog = default_catalog()
+    transitions = sum(len(wf.transitions) for wf in catalog)
+    persona_steps = sum(1 for wf in catalog for t in wf.transitions if t.owner in PERSONAS)
+    assert len(fresh) == 2 * transitions + persona_steps
+    client = [c for c in fresh.values() if c.audience == "client"]
+    assert len(client) == persona_steps and all(c.channel == "tool" for c in client)
+    staff_only = {(c.workflow, c.event) for c in client if not c.allowed}
+    assert {("WF-MKTG-CAMP", "campaign_launched"), ("WF-INV-MGT", "item_restored"),
+            ("WF-INV-MGT", "listing_published")} <= staff_only  # fmt: skip
+    assert all(c.expected_code == "staff-only" for c in client if not c.allowed)
     assert all(json.dumps(c.model_dump(mode="json")) for c in fresh.values())
 
 

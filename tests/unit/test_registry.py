@@ -136,8 +136,8 @@ def test_duplicate_persona_is_refused() -> None:
 
 def test_workflows_must_equal_catalog_ownership() -> None:
     data = _raw()
-    _persona(data, "zevi")["workflows"] = ["WF-MKTG-CAMP"]
-    with pytest.raises(RegistryError, match=r"zevi.*WF-CONT-CYCLE"):
+    _persona(data, "solari")["workflows"] = ["WF-INV-MGT", "WF-WELL-BOOK"]
+    with pytest.raises(RegistryError, match=r"solari.*WF-CONSULT"):
         _load(data)
     data = _raw()
     _persona(data, "grace")["workflows"] = ["WF-CONSULT"]

@@ -108,3 +108,60 @@ def test_mermaid_has_every_transition() -> None:
 
 def test_schema_head_constant_matches_alembic() -> None:
     assert migrate.alembic_head() == migrate.SCHEMA_HEAD
+
+
+def test_requested_by_defaults_to_staff_and_client_is_explicit() -> None:
+    wf = Workflow.model_validate(
+        _wf(
+            states=["a", "b", "c"],
+            transitions=[
+                {"event": "go", "from": "a", "to": "b", "owner": "nyra"},
+                {"event": "ask", "from": "b", "to": "c", "owner": "nyra", "requested_by": "client"},
+            ],
+        )
+    )
+    go, ask = wf.transitions
+    assert go.requested_by == "staff" and ask.requested_by == "client"
+    assert not go.requestable_by("client") and go.requestable_by("staff")
+    assert ask.requestable_by("client") and ask.requestable_by("staff")
+    assert not wf.client_may_start()
+
+
+def test_transition_rejects_unknown_keys_and_requesters() -> None:
+    for extra in ({"requsted_by": "client"}, {"requested_by": "anyone"}):
+        t = {"event": "go", "from": "a", "to": "b", "owner": "nyra", **extra}
+        with pytest.raises(ValidationError):
+            Workflow.model_validate(_wf(transitions=[t]))
+
+
+def test_owner_deviations_must_name_real_steps_once() -> None:
+    reason = "a reason long enough to be a reason"
+    wf = Workflow.model_validate(_wf(owner_deviations=[{"steps": ["a/go"], "reason": reason}]))
+    assert wf.deviation(wf.transitions[0]) == reason
+    with pytest.raises(ValidationError, match="unknown step"):
+        Workflow.model_validate(_wf(owner_deviations=[{"steps": ["b/go"], "reason": reason}]))
+    twice = [{"steps": ["a/go"], "reason": reason}] * 2
+    with pytest.raises(ValidationError, match="two owner deviations"):
+        Workflow.model_validate(_wf(owner_deviations=twice))
+
+
+def test_shipped_client_steps_are_the_few_a_client_takes_part_in() -> None:
+    catalog = default_catalog()
+    client = {
+        (wf.id, t.event) for wf in catalog for t in wf.transitions if t.requested_by == "client"
+    }
+    assert ("WF-WELL-BOOK", "consultation_scheduled") in client
+    assert ("WF-INV-MGT", "client_reserved") in client
+    for staff_only in (
+        ("WF-MKTG-CAMP", "campaign_launched"),
+        ("WF-INV-MGT", "item_restored"),
+        ("WF-INV-MGT", "listing_published"),
+        ("WF-WELL-BOOK", "payment_received"),
+        ("WF-INV-MGT", "direct_purchase"),
+    ):
+        assert staff_only not in client
+    assert {wf.id for wf in catalog if wf.client_may_start()} == {
+        "WF-WELL-BOOK",
+        "WF-CONSULT",
+        "WF-CLIENT-RET",
+    }
