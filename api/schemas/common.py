@@ -10,6 +10,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 ThreadId = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", max_length=128)
 ]
+#: The one rule for collection names (API bodies, search filters and webhooks): a letter or
+#: digit, then up to 63 letters, digits or ``_ . -``.
+COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+#: A knowledge collection name (see :data:`COLLECTION_PATTERN`).
+Collection = Annotated[str, StringConstraints(pattern=COLLECTION_PATTERN)]
 #: A persona name as callers type it (``nyra``, ``Solari``...), checked against the registry.
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 

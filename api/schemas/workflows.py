@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from api.schemas.common import ApiModel, JsonObject, NoNul
 
@@ -161,7 +161,7 @@ class FireEvent(ApiModel):
 
     event: EventName
     payload: JsonObject | None = Field(default=None, description="Kept in the audit row.")
-    expected_version: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    expected_version: StrictInt | None = Field(default=None, ge=0, le=2**31 - 1)
     idempotency_key: IdempotencyKey | None = None
 
     model_config = ConfigDict(
