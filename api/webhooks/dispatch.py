@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from api.schemas.common import COLLECTION_PATTERN, JsonObject, NoNul
 from api.schemas.knowledge import MAX_UPLOAD_CHARS
+from graphs.core.settings import WEBHOOK_SOURCE_PATTERN
 from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.model import SYSTEM
 from knowledge.jobs import JobRepository
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from graphs.core.settings import Settings
 
 INBOX_DIR = "webhook-inbox"
-SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+SOURCE_PATTERN = WEBHOOK_SOURCE_PATTERN
 #: Text stored as-is: no NUL characters (PostgreSQL cannot store them), refused before the
 #: delivery id is spent.
 _Text = Annotated[str, NoNul]
