@@ -8,7 +8,8 @@ rewritten so that it says what the app does:
 * every 4xx/5xx body is RFC 9457 ``application/problem+json`` with the
   :class:`~api.schemas.common.Problem` shape;
 * the statuses every operation can return are listed: 500 (``internal-error``) everywhere,
-  503 (``database-unavailable``) on every ``/v1`` operation and 413 on every one with a body;
+  503 (``database-unavailable``) on every ``/v1`` operation, and 400 (unparsable JSON) and
+  413 (too large) on every one with a body;
 * ``components.securitySchemes`` has ``bearerAuth`` (``Authorization: Bearer``) and
   ``apiKeyHeader`` (``X-API-Key``), and each operation that checks a key lists both (so
   ``/docs`` offers *Authorize*); webhooks (signed) and health probes list none;
@@ -51,7 +52,7 @@ SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}
 #: Statuses every operation may answer, whatever it does.
 _ALWAYS = {500: "Unexpected server error (logged; no trace in the body)"}
 _DATABASE = {503: "The database (or another dependency) is unavailable; see Retry-After"}
-_BODY = {413: "Request body too large"}
+_BODY = {400: "The body is not valid JSON", 413: "Request body too large"}
 _METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 
 

@@ -11,13 +11,12 @@ from pydantic import (
     Field,
     StrictBool,
     StrictFloat,
-    StrictInt,
     StringConstraints,
     model_validator,
 )
 
 from api.schemas.chat import CITATION_EXAMPLE, CitationOut
-from api.schemas.common import ApiModel, Collection, NoNul
+from api.schemas.common import ApiModel, Collection, Integer, NoNul
 
 #: Longest uploaded document text, in characters (the request body limit applies too).
 MAX_UPLOAD_CHARS = 1_000_000
@@ -81,8 +80,8 @@ class IngestRequest(ApiModel):
     ] = Field(default_factory=list)
     collection: Collection = "default"
     chunker: Literal["simple", "sentence", "paragraph", "semantic"] = "sentence"
-    chunk_size: StrictInt = Field(default=600, ge=100, le=8000)
-    chunk_overlap: StrictInt = Field(default=100, ge=0, le=2000)
+    chunk_size: Integer = Field(default=600, ge=100, le=8000)
+    chunk_overlap: Integer = Field(default=100, ge=0, le=2000)
     reactivate: StrictBool = Field(
         default=False,
         description="Bring archived documents back with a new lifecycle (a staff decision);"
@@ -171,7 +170,7 @@ class SearchRequest(ApiModel):
     """A knowledge search. Below ``threshold`` (cosine similarity) nothing is returned."""
 
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S"), NoNul]
-    k: StrictInt = Field(default=5, ge=1, le=50)
+    k: Integer = Field(default=5, ge=1, le=50)
     collections: Annotated[list[Collection], Field(max_length=20)] = Field(default_factory=list)
     threshold: StrictFloat | None = Field(default=None, ge=-1.0, le=1.0)
     hybrid: StrictBool = True

@@ -87,7 +87,9 @@ async def test_archived_upload_stays_archived_unless_reactivated(
     [
         ("/v1/knowledge/search", {"query": "hours", "mmr": 0}),
         ("/v1/knowledge/search", {"query": "hours", "hybrid": "true"}),
-        ("/v1/knowledge/search", {"query": "hours", "k": 5.0}),
+        ("/v1/knowledge/search", {"query": "hours", "k": "5"}),
+        ("/v1/knowledge/search", {"query": "hours", "k": 5.5}),
+        ("/v1/knowledge/search", {"query": "hours", "threshold": True}),
         ("/v1/knowledge/search", {"query": "hours", "k": True}),
         ("/v1/knowledge/search", {"query": "hours", "collections": ["x" * 65]}),
         (
@@ -112,3 +114,8 @@ async def test_booleans_and_integers_are_strict(
     r = await client.post(path, json=body)
     assert r.status_code == 422, r.text
     assert r.json()["type"].endswith("/validation-error")
+
+
+async def test_integral_numbers_are_integers_as_in_json_schema(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/knowledge/search", json={"query": "hours", "k": 3.0})
+    assert r.status_code == 200, r.text
