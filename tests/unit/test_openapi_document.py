@@ -46,7 +46,9 @@ def test_security_schemes_cover_every_keyed_operation(spec: dict[str, Any]) -> N
         "X-API-Key",
     )
     for path, method, op in _operations(spec):
-        expected = [] if path in OPEN else [{"bearerAuth": []}, {"apiKeyHeader": []}]
+        expected: list[dict[str, list[str]]] = (
+            [] if path in OPEN else [{"bearerAuth": []}, {"apiKeyHeader": []}]
+        )
         assert op["security"] == expected, (method, path)
 
 

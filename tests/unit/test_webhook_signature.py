@@ -152,7 +152,7 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
 )
 def test_misconfigured_secrets_fail_when_settings_load(bad: str) -> None:
     with pytest.raises(ValidationError) as info:
-        Settings(webhook_secrets={"booking": [SECRET, bad]})
+        Settings(webhook_secrets={"booking": [SecretStr(SECRET), SecretStr(bad)]})
     message = str(info.value)
     assert "GRACE_WEBHOOK_SECRETS source 'booking', secret 2" in message
     assert "input_value" not in message and SECRET not in message  # secrets are never echoed
@@ -169,7 +169,7 @@ def test_unreachable_sources_fail_when_settings_load(
     sources: dict[str, list[str]], why: str
 ) -> None:
     with pytest.raises(ValidationError, match=why):
-        Settings(webhook_secrets=sources)
+        Settings(webhook_secrets={k: [SecretStr(s) for s in v] for k, v in sources.items()})
 
 
 def test_settings_from_the_environment_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
