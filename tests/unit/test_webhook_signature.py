@@ -25,7 +25,9 @@ NOW = 1_700_000_000
 BODY = b'{"type": "workflow.event"}'
 
 
-def _headers(secret: str, *, msg_id: str = "msg_1", ts: int = NOW, body: bytes = BODY) -> dict:
+def _headers(
+    secret: str, *, msg_id: str = "msg_1", ts: int = NOW, body: bytes = BODY
+) -> dict[str, str]:
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(ts),
@@ -130,7 +132,7 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(verify_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(verify_module.hmac, "compare_digest", spy)  # type: ignore[attr-defined]
     headers = _headers(SECRET)
     headers["webhook-signature"] = "v1,AAAA " + headers["webhook-signature"]
     verify(headers, BODY, [OLD_SECRET, SECRET], now=NOW)
