@@ -7,7 +7,8 @@ error                           status  slug
 ==============================  ======  ===============================================
 ``ProblemError``                its own its own
 request validation              422     ``validation-error`` (``errors`` names each field)
-unknown route / method          404/405 ``not-found`` / ``method-not-allowed``
+unknown route / method          404/405 ``not-found`` / ``method-not-allowed`` (``Allow``
+                                        and ``allowed``: every method of the path)
 ``WorkflowError`` subclasses    engine  the error's ``code`` (``not-owner`` 403,
                                         ``human-approval-required`` 403,
                                         ``invalid-transition`` 409, ``stale-version`` 409,
@@ -41,6 +42,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -177,7 +179,48 @@ def _database_down(exc: Exception) -> None:
         log.error("api.database_unavailable", error=str(exc)[:300])
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts at the request's path, sorted.
+
+    Starlette stops at the first route whose path matches, so its own ``Allow`` header names
+    only that route's methods even when another route serves the same path (``GET`` and
+    ``POST /v1/workflows/{id}/instances`` are two routes).
+    """
+    path = request.scope.get("path", request.url.path)
+    methods: set[str] = set()
+    for route in iter_route_contexts(list(request.app.router.routes)):  # routers flattened
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(route.methods or ())
+    return sorted(methods)
+
+
+def route_problem(request: Request, exc: StarletteHTTPException) -> ProblemError:
+    """The problem for a routing 404/405 (or another bare HTTP error), with a ``detail``.
+
+    A 405 lists, in ``Allow`` and in ``allowed``, every method the path accepts.
+    """
+    problem = _http_problem(exc)
+    target = f"{request.method} {request.url.path}"
+    if exc.status_code == 405:
+        allowed = allowed_methods(request) or [
+            m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()
+        ]
+        problem.headers["Allow"] = ", ".join(allowed)
+        problem.extra["allowed"] = allowed
+        problem.detail = problem.detail or (
+            f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(allowed)}"
+        )
+    elif exc.status_code == 404 and problem.detail is None:
+        problem.detail = f"No resource at {target}; see /docs for the routes."
+    elif problem.detail is None:
+        problem.detail = f"{problem.title} ({target})."
+    return problem
+
+
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, StarletteHTTPException):
+        return problem_response(request, route_problem(request, exc))
     problem = to_problem(exc)
     if problem is None:
         log.error("api.unhandled_error", path=request.url.path, method=request.method, exc_info=exc)

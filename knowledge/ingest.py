@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import numpy as np
@@ -33,6 +33,8 @@ from knowledge.documents import DocumentRecord, DocumentRepository
 from knowledge.embedding.base import Embedder, Matrix
 from knowledge.jobs import JobRecord, JobRepository
 from knowledge.lifecycle import (
+    ARCHIVED_REFUSAL,
+    ARCHIVED_STATE,
     EMBEDDED_EVENT,
     KB_WORKFLOW,
     LifecycleError,
@@ -61,6 +63,12 @@ class IngestOptions:
         chunk_overlap: Characters shared by neighbouring chunks (where the chunker overlaps).
         operator: The person running the ingest; recorded as ``human:<operator>`` on the
             approval steps.
+        roots: Folders every file must resolve under (symlinks followed), checked again when
+            the job runs; a file outside them is refused and reported on the job. ``None``
+            (the CLI: the operator picks local paths) checks nothing.
+        reactivate: Give an archived document a new lifecycle (``grace ingest --reactivate``,
+            ``"reactivate": true`` in the API). Without it an archived document stays archived
+            and its file is reported as refused: reactivation is a staff decision.
     """
 
     collection: str = "default"
@@ -68,6 +76,8 @@ class IngestOptions:
     chunk_size: int = 600
     chunk_overlap: int = 100
     operator: str = "operator"
+    roots: tuple[str, ...] | None = None
+    reactivate: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,21 +172,15 @@ class Ingestor:
             collection=options.collection,
             chunker=options.chunker,
             operator=options.operator,
-            params={"chunk_size": options.chunk_size, "chunk_overlap": options.chunk_overlap},
+            params=job_params(options),
         )
 
     async def run_job(self, job_id: UUID, *, progress: ProgressFn | None = None) -> JobRecord:
         """Run a queued job; per-file failures are recorded, a crash marks the job failed."""
         job = await self.jobs.get(job_id)
-        options = IngestOptions(
-            collection=job.collection,
-            chunker=job.chunker,
-            chunk_size=int(job.params.get("chunk_size", 600)),
-            chunk_overlap=int(job.params.get("chunk_overlap", 100)),
-            operator=job.operator,
-        )
+        options = options_of(job)
         try:
-            files = _discover(job.paths)
+            files = _discover(job.paths, options.roots)
             await self.jobs.start(job_id, len(files))
             chunker = self._chunker_factory(options, self.embedder)
             await self._run(job_id, files, options, chunker, progress)
@@ -236,6 +240,8 @@ class Ingestor:
         self, doc: SourceDocument, options: IngestOptions, chunker: Chunker
     ) -> _Pending | FileResult:
         existing = await self.documents.find_by_source(doc.collection, doc.source)
+        if existing and existing.state == ARCHIVED_STATE and not options.reactivate:
+            return FileResult(doc.source, "failed", error=ARCHIVED_REFUSAL)
         fp = fingerprint(doc, options, self.embedder.model)
         if existing and existing.fingerprint == fp and existing.state in SERVABLE_STATES:
             return FileResult(doc.source, "unchanged", existing.chunks, existing.id)
@@ -290,7 +296,10 @@ class Ingestor:
         outcome: Outcome
         async with self.db.connection() as conn, conn.transaction():
             existing = await self.documents.find_by_source(doc.collection, doc.source, conn=conn)
-            if existing is not None and existing.state != "archived":
+            archived = existing is not None and existing.state == ARCHIVED_STATE
+            if archived and not options.reactivate:  # archived since _prepare looked
+                raise LifecycleError(ARCHIVED_REFUSAL)
+            if existing is not None and existing.state != ARCHIVED_STATE:
                 doc_id, outcome = existing.id, "updated"
                 assert existing.workflow_instance_id is not None
                 instance_id, state = existing.workflow_instance_id, existing.state
@@ -303,7 +312,7 @@ class Ingestor:
                     data={"source": doc.source, "collection": doc.collection}, conn=conn,
                 )  # fmt: skip
                 instance_id, state = inst.id, inst.state
-                if existing:  # archived before: a fresh lifecycle for the returning document
+                if existing:  # archived, reactivated by staff: a fresh lifecycle
                     await self.documents.update_content(conn, doc_id, doc, fp, inst.id)
                 else:
                     await self.documents.insert(
@@ -325,17 +334,47 @@ class Ingestor:
         return FileResult(doc.source, outcome, written, doc_id)
 
 
-def _discover(paths: Sequence[str]) -> list[Path | LoaderError]:
-    """Expand folders into their supported files; missing paths become per-file errors."""
-    from knowledge.loaders.directory import discover_files
+def job_params(options: IngestOptions) -> dict[str, Any]:
+    """The ``params`` a job records for ``options`` (read back by :func:`options_of`)."""
+    params: dict[str, Any] = {
+        "chunk_size": options.chunk_size, "chunk_overlap": options.chunk_overlap,
+    }  # fmt: skip
+    if options.roots is not None:
+        params["roots"] = list(options.roots)
+    if options.reactivate:
+        params["reactivate"] = True
+    return params
+
+
+def options_of(job: JobRecord) -> IngestOptions:
+    """The options a recorded job runs with (its columns and :func:`job_params`)."""
+    roots = job.params.get("roots")
+    return IngestOptions(
+        collection=job.collection,
+        chunker=job.chunker,
+        chunk_size=int(job.params.get("chunk_size", 600)),
+        chunk_overlap=int(job.params.get("chunk_overlap", 100)),
+        operator=job.operator,
+        roots=tuple(str(r) for r in roots) if roots is not None else None,
+        reactivate=job.params.get("reactivate") is True,
+    )
+
+
+def _discover(paths: Sequence[str], roots: Sequence[str] | None) -> list[Path | LoaderError]:
+    """Expand folders into their supported files, each checked against ``roots``.
+
+    Missing paths and files resolving outside ``roots`` (``None``: no check) become per-file
+    errors; the others are returned resolved, so the file read is the file checked.
+    """
+    from knowledge.loaders.directory import confine_to_roots, discover_files
 
     out: list[Path | LoaderError] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out.extend(discover_files(path))
+            out.extend(confine_to_roots(discover_files(path), roots))
         elif path.is_file():
-            out.append(path)
+            out.extend(confine_to_roots([path], roots))
         else:
             out.append(LoaderError(path, "no such file or directory"))
     return out

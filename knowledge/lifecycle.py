@@ -19,6 +19,13 @@ KB_WORKFLOW = "WF-KB-DEV"
 EMBEDDING_STATE = "embedding_creation"
 EMBEDDED_EVENT = "embeddings_created"
 ARCHIVE_EVENT = "content_deprecated"
+#: The final state of a retired document; only an explicit reactivation leaves it.
+ARCHIVED_STATE = "archived"
+#: Why an ingest left an archived document alone (reported on the job for its file).
+ARCHIVED_REFUSAL = (
+    "document is archived; reactivating it is a staff decision"
+    ' (grace ingest --reactivate, or "reactivate": true in POST /v1/knowledge/ingest)'
+)
 #: Events an ingest never takes on its own: sending work back or retiring it is a person's call.
 _AVOID = frozenset({"changes_requested", ARCHIVE_EVENT})
 

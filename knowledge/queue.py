@@ -77,12 +77,14 @@ async def create_ingest_job(
     The worker reads the same paths, so in a multi-host deployment they must be on a volume
     every worker mounts at the same place.
     """
+    from knowledge.ingest import job_params
+
     return await JobRepository(db).create(
         paths=[str(Path(p).resolve()) for p in paths],
         collection=options.collection,
         chunker=options.chunker,
         operator=options.operator,
-        params={"chunk_size": options.chunk_size, "chunk_overlap": options.chunk_overlap},
+        params=job_params(options),
     )
 
 

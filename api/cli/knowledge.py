@@ -44,6 +44,14 @@ def ingest(
     wait: Annotated[
         bool, typer.Option("--wait", help="With REDIS_URL: follow the queued job to its end.")
     ] = False,
+    reactivate: Annotated[
+        bool,
+        typer.Option(
+            "--reactivate",
+            help="Bring archived documents back (a new lifecycle approved by the operator);"
+            " without it archived documents stay archived and are reported as refused.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest documents into the knowledge base (re-ingesting unchanged files writes nothing).
@@ -62,6 +70,7 @@ def ingest(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         operator=operator or _operator(),
+        reactivate=reactivate,
     )
 
     async def go() -> Any:

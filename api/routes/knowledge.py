@@ -32,6 +32,7 @@ from api.schemas.knowledge import (
 from graphs.core.settings import Settings
 from knowledge.ingest import IngestOptions
 from knowledge.jobs import JobRepository
+from knowledge.loaders.directory import under_roots
 from knowledge.queue import create_ingest_job
 from knowledge.store.base import SearchFilters
 
@@ -46,16 +47,35 @@ def uploads_dir(settings: Settings, collection: str) -> FsPath:
 
 
 def _allowed_path(raw: str, roots: list[FsPath]) -> str:
-    path = FsPath(raw).expanduser()
-    resolved = path.resolve()
-    for root in roots:
-        if resolved.is_relative_to(root.expanduser().resolve()):
-            return str(resolved)
-    where = ", ".join(str(r) for r in roots) or "none configured (GRACE_API_INGEST_ROOTS)"
-    raise ProblemError(
-        403, "path-not-allowed", "Path not allowed",
-        f"{raw!r} is not under an allowed ingestion root: {where}", path=raw,
-    )  # fmt: skip
+    """``raw`` resolved, when it exists under one of ``roots``.
+
+    Raises:
+        ProblemError: 403 ``path-not-allowed`` (outside every root, symlinks followed) or 422
+            ``path-not-found`` (under a root, but no such file or folder).
+    """
+    resolved = under_roots(raw, roots)
+    if resolved is None:
+        where = ", ".join(str(r) for r in roots) or "none configured (GRACE_API_INGEST_ROOTS)"
+        raise ProblemError(
+            403, "path-not-allowed", "Path not allowed",
+            f"{raw!r} is not under an allowed ingestion root: {where}", path=raw,
+        )  # fmt: skip
+    if not (resolved.is_file() or resolved.is_dir()):
+        raise ProblemError(
+            422, "path-not-found", "Path not found",
+            f"{raw!r} is under an allowed root but is not a file or folder", path=raw,
+        )  # fmt: skip
+    return str(resolved)
+
+
+def job_roots(settings: Settings, collection: str) -> tuple[str, ...]:
+    """Folders every file of an API job must resolve under when the job runs.
+
+    The configured ``GRACE_API_INGEST_ROOTS`` and the collection's upload folder: a symlink
+    inside a root that points outside them is refused file by file and reported on the job.
+    """
+    folders = [*settings.api_ingest_roots, uploads_dir(settings, collection)]
+    return tuple(str(f.expanduser().resolve()) for f in folders)
 
 
 def _save_upload(settings: Settings, collection: str, doc: UploadedDocument) -> str:
@@ -70,7 +90,7 @@ def _save_upload(settings: Settings, collection: str, doc: UploadedDocument) -> 
 
 @router.post(
     "/ingest", response_model=JobAccepted, status_code=202, summary="Start an ingestion job",
-    responses=problem_responses(401, 403, 422, 429),
+    responses=problem_responses(401, 403, 413, 422, 429),
 )  # fmt: skip
 async def ingest(
     body: IngestRequest,
@@ -83,7 +103,10 @@ async def ingest(
     """Record a job for uploaded documents and/or allowed server-side paths; 202 at once.
 
     The job runs through the knowledge-base workflow with ``human:<key name>`` as the approving
-    operator. Admin only.
+    operator. Admin only. A path outside ``GRACE_API_INGEST_ROOTS`` answers 403, one that does
+    not exist 422; a file found in a folder whose real path (symlinks followed) lies outside the
+    roots is not read and is listed in the job's ``errors``. Archived documents stay archived
+    unless ``reactivate`` is true.
     """
     paths = [_allowed_path(p, settings.api_ingest_roots) for p in body.paths]
     for doc in body.documents:
@@ -91,6 +114,7 @@ async def ingest(
     options = IngestOptions(
         collection=body.collection, chunker=body.chunker, chunk_size=body.chunk_size,
         chunk_overlap=body.chunk_overlap, operator=principal.name,
+        roots=job_roots(settings, body.collection), reactivate=body.reactivate,
     )  # fmt: skip
     job_id = await create_ingest_job(db, paths, options)
     await request.app.state.schedule_ingest(job_id)

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 #: A conversation id: letters, digits and ``_ . : -`` (1-128 characters).
 ThreadId = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", max_length=128)
 ]
+#: The one rule for collection names (API bodies, search filters and webhooks): a letter or
+#: digit, then up to 63 letters, digits or ``_ . -``.
+COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+#: A knowledge collection name (see :data:`COLLECTION_PATTERN`).
+Collection = Annotated[str, StringConstraints(pattern=COLLECTION_PATTERN)]
 #: A persona name as callers type it (``nyra``, ``Solari``...), checked against the registry.
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 
@@ -34,6 +47,26 @@ def reject_nul(value: Any) -> Any:
     return value
 
 
+def json_integer(value: Any) -> Any:
+    """Refuse what JSON Schema's ``integer`` refuses: booleans and strings.
+
+    JSON numbers with no fraction (``30`` or ``30.0``) pass on to ``int`` validation, which
+    refuses ``30.5``; ``true``/``false`` and ``"30"`` are refused here (pydantic's lax ``int``
+    would take them as 1/0 and 30).
+
+    Raises:
+        PydanticCustomError: ``int_type``, for a boolean or a string.
+    """
+    if isinstance(value, bool | str):
+        raise PydanticCustomError(
+            "int_type", "Input should be a valid integer, not a {kind}",
+            {"kind": "boolean" if isinstance(value, bool) else "string"},
+        )  # fmt: skip
+    return value
+
+
+#: A body integer with JSON Schema semantics (no booleans, no strings; ``3.0`` is 3).
+Integer = Annotated[int, BeforeValidator(json_integer)]
 #: A free JSON object stored as-is (no NUL characters anywhere).
 JsonObject = Annotated[dict[str, Any], AfterValidator(reject_nul)]
 #: Text stored in the database (no NUL characters).

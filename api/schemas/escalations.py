@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from api.schemas.common import ApiModel, NoNul
 
@@ -71,7 +71,7 @@ class ResolveRequest(ApiModel):
     ``note`` is kept with the decision and, for a handoff, is the reply the client sees.
     """
 
-    approve: bool
+    approve: StrictBool = Field(description="JSON `true` or `false` (no 0/1 or strings).")
     note: Annotated[str, StringConstraints(max_length=4000), NoNul] | None = Field(
         default=None, description="Reason or reply text (at most 4000 characters)."
     )

@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StringConstraints,
+    model_validator,
+)
 
 from api.schemas.chat import CITATION_EXAMPLE, CitationOut
-from api.schemas.common import ApiModel, NoNul
+from api.schemas.common import ApiModel, Collection, Integer, NoNul
 
-Collection = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 #: Longest uploaded document text, in characters (the request body limit applies too).
 MAX_UPLOAD_CHARS = 1_000_000
 
@@ -73,8 +80,13 @@ class IngestRequest(ApiModel):
     ] = Field(default_factory=list)
     collection: Collection = "default"
     chunker: Literal["simple", "sentence", "paragraph", "semantic"] = "sentence"
-    chunk_size: int = Field(default=600, ge=100, le=8000)
-    chunk_overlap: int = Field(default=100, ge=0, le=2000)
+    chunk_size: Integer = Field(default=600, ge=100, le=8000)
+    chunk_overlap: Integer = Field(default=100, ge=0, le=2000)
+    reactivate: StrictBool = Field(
+        default=False,
+        description="Bring archived documents back with a new lifecycle (a staff decision);"
+        " without it an archived document stays archived and its file is reported as refused.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -158,11 +170,11 @@ class SearchRequest(ApiModel):
     """A knowledge search. Below ``threshold`` (cosine similarity) nothing is returned."""
 
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S"), NoNul]
-    k: int = Field(default=5, ge=1, le=50)
+    k: Integer = Field(default=5, ge=1, le=50)
     collections: Annotated[list[Collection], Field(max_length=20)] = Field(default_factory=list)
-    threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
-    hybrid: bool = True
-    mmr: bool = False
+    threshold: StrictFloat | None = Field(default=None, ge=-1.0, le=1.0)
+    hybrid: StrictBool = True
+    mmr: StrictBool = False
 
     model_config = ConfigDict(
         json_schema_extra={

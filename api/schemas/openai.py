@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from api.schemas.chat import MAX_MESSAGE_CHARS
 from api.schemas.common import ThreadId
@@ -71,7 +71,7 @@ class CompletionRequest(BaseModel):
 
     model: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=256)]
-    stream: bool = False
+    stream: StrictBool = False
     user: Annotated[str, StringConstraints(max_length=256)] | None = None
     metadata: CompletionMetadata | None = None
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import ApiModel, JsonObject, NoNul
+from api.schemas.common import ApiModel, Integer, JsonObject, NoNul
 
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,200}$", max_length=200)]
 EventName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -161,7 +161,7 @@ class FireEvent(ApiModel):
 
     event: EventName
     payload: JsonObject | None = Field(default=None, description="Kept in the audit row.")
-    expected_version: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    expected_version: Integer | None = Field(default=None, ge=0, le=2**31 - 1)
     idempotency_key: IdempotencyKey | None = None
 
     model_config = ConfigDict(

@@ -29,8 +29,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 import psycopg
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
+from api.schemas.common import COLLECTION_PATTERN, JsonObject, NoNul
+from api.schemas.knowledge import MAX_UPLOAD_CHARS
+from graphs.core.settings import WEBHOOK_SOURCE_PATTERN
 from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.model import SYSTEM
 from knowledge.jobs import JobRepository
@@ -40,8 +43,10 @@ if TYPE_CHECKING:
     from graphs.core.settings import Settings
 
 INBOX_DIR = "webhook-inbox"
-SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+SOURCE_PATTERN = WEBHOOK_SOURCE_PATTERN
+#: Text stored as-is: no NUL characters (PostgreSQL cannot store them), refused before the
+#: delivery id is spent.
+_Text = Annotated[str, NoNul]
 
 
 class WebhookReplayedError(Exception):
@@ -61,25 +66,30 @@ class WorkflowEventBody(_Body):
 
     type: Literal["workflow.event"]
     instance_id: UUID = Field(examples=["0b9f6a52-3c7e-4c41-9a51-2f0f3f6d1a10"])
-    event: str = Field(min_length=1, max_length=100, examples=["booking_confirmed"])
-    payload: dict[str, Any] | None = Field(default=None, examples=[{"form": "web"}])
+    event: _Text = Field(min_length=1, max_length=100, examples=["booking_confirmed"])
+    payload: JsonObject | None = Field(default=None, examples=[{"form": "web"}])
 
 
 class WorkflowStartBody(_Body):
     """Start an instance of a workflow as ``system``."""
 
     type: Literal["workflow.start"]
-    workflow_id: str = Field(min_length=1, max_length=50, examples=["WF-WELL-BOOK"])
-    subject: str = Field(min_length=1, max_length=200, examples=["booking:web-1042"])
-    data: dict[str, Any] | None = Field(default=None, examples=[{"form": "web"}])
+    workflow_id: _Text = Field(min_length=1, max_length=50, examples=["WF-WELL-BOOK"])
+    subject: _Text = Field(min_length=1, max_length=200, examples=["booking:web-1042"])
+    data: JsonObject | None = Field(default=None, examples=[{"form": "web"}])
 
 
 class IngestDocumentBody(_Body):
     """One document to add to (or update in) the knowledge base."""
 
-    title: str = Field(min_length=1, max_length=300, examples=["Gallery opening hours"])
-    text: str = Field(min_length=1, examples=["The gallery is open Tuesday to Sunday."])
-    source: str = Field(
+    title: Annotated[_Text, StringConstraints(pattern=r"^[^\r\n]*$")] = Field(
+        min_length=1, max_length=300, examples=["Gallery opening hours"]
+    )
+    text: _Text = Field(
+        min_length=1, max_length=MAX_UPLOAD_CHARS,
+        examples=["The gallery is open Tuesday to Sunday."],
+    )  # fmt: skip
+    source: _Text = Field(
         min_length=1, max_length=2000, examples=["https://cms.example.com/pages/hours"]
     )
 
@@ -220,6 +230,7 @@ class WebhookDispatcher:
         for doc in event.documents:  # the same document source twice: the last one wins
             files[inbox_path(self.settings, source, event.collection, doc.source)] = doc
         await asyncio.to_thread(_write_documents, files)
+        inbox = self.settings.data_dir / INBOX_DIR / source / event.collection
         return await JobRepository(self.db).create(
             paths=[str(p) for p in files],
             collection=event.collection,
@@ -228,6 +239,8 @@ class WebhookDispatcher:
             params={
                 "chunk_size": 600,
                 "chunk_overlap": 100,
+                # every file the job reads must resolve inside this source's inbox
+                "roots": [str(inbox.resolve())],
                 "webhook": {"source": source, "delivery_id": delivery_id},
                 "sources": {str(p): d.source for p, d in files.items()},
             },

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from graphs.core.settings import WEBHOOK_SECRET_PREFIX, webhook_key
+
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = WEBHOOK_SECRET_PREFIX
 SIGNATURE_VERSION = "v1"
 #: Longest accepted ``webhook-id`` (ids are stored; bound what a sender can make us store).
 MAX_ID_LENGTH = 200
@@ -83,16 +85,13 @@ class VerifiedDelivery:
 def secret_bytes(secret: str | SecretStr) -> bytes:
     """The HMAC key of a configured secret (``whsec_`` + base64, or plain text).
 
+    The one rule is :func:`graphs.core.settings.webhook_key`, which settings apply when they
+    load, so a configured secret never fails here.
+
     Raises:
-        ValueError: a ``whsec_`` secret whose remainder is not valid base64.
+        ValueError: a ``whsec_`` secret whose remainder is not valid base64, or an empty one.
     """
-    text = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-    if text.startswith(SECRET_PREFIX):
-        try:
-            return base64.b64decode(text[len(SECRET_PREFIX) :], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("a whsec_ secret must be base64 after the prefix") from exc
-    return text.encode()
+    return webhook_key(secret)
 
 
 def sign(secret: str | SecretStr, msg_id: str, timestamp: int, body: bytes) -> str:

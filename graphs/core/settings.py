@@ -6,17 +6,59 @@ Every configurable value lives here and is read once from the environment (and a
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Prefix of a Standard Webhooks secret: the rest is the base64 of the HMAC key bytes.
+WEBHOOK_SECRET_PREFIX = "whsec_"
+#: Webhook source names (``POST /v1/webhooks/{source}``).
+WEBHOOK_SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("grace-fields", appauthor=False))
+
+
+def webhook_key(secret: str | SecretStr) -> bytes:
+    """The HMAC key of a configured webhook secret.
+
+    ``whsec_<base64>`` (the Standard Webhooks form) is the base64 of the key bytes (padding
+    optional); any other string is used as its UTF-8 bytes.
+
+    Args:
+        secret: As configured in ``GRACE_WEBHOOK_SECRETS``.
+
+    Returns:
+        The key bytes (never empty).
+
+    Raises:
+        ValueError: a ``whsec_`` secret whose remainder is not base64 (e.g. the placeholder
+            ``whsec_NEW…``), or an empty key. The message never contains the secret.
+    """
+    text = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if not text.startswith(WEBHOOK_SECRET_PREFIX):
+        if not text:
+            raise ValueError("empty secret")
+        return text.encode()
+    encoded = text[len(WEBHOOK_SECRET_PREFIX) :]
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            f"a {WEBHOOK_SECRET_PREFIX} secret must be the base64 of the key bytes after the"
+            " prefix (other secrets are used as their UTF-8 bytes)"
+        ) from None
+    if not key:
+        raise ValueError(f"{WEBHOOK_SECRET_PREFIX} secret with an empty key")
+    return key
 
 
 class Settings(BaseSettings):
@@ -85,7 +127,9 @@ class Settings(BaseSettings):
         api_max_body_bytes: Largest request body accepted (413 above it).
         rate_limit: Per-API-key rate limit in ``limits`` notation (``"60/minute"``).
         webhook_secrets: Inbound webhook secrets per source, newest first (two may be active
-            during a rotation), e.g. ``{"booking": ["whsec_new", "whsec_old"]}`` as JSON.
+            during a rotation), e.g. ``{"booking": ["whsec_bmV3LWtleQ==", "old-secret"]}`` as
+            JSON. ``whsec_<base64>`` is the base64 of the key bytes; any other string is used
+            as its UTF-8 bytes. Checked when settings load (:func:`webhook_key`).
         webhook_tolerance_s: Largest accepted age of a webhook timestamp, seconds.
         api_ingest_roots: Server-side folders ``POST /v1/knowledge/ingest`` may read ``paths``
             from (JSON list). Empty (the default): only uploaded documents are accepted.
@@ -105,6 +149,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # Errors name the setting and the reason, never the value (secrets, e.g. webhook keys).
+        hide_input_in_errors=True,
     )
 
     database_url: SecretStr | None = Field(
@@ -165,6 +211,31 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=30.0, gt=0)
     events_stream: str = "grace:events"
     cache_prefix: str = "grace:cache:"
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _check_webhook_secrets(
+        cls, value: dict[str, list[SecretStr]]
+    ) -> dict[str, list[SecretStr]]:
+        """Refuse, at load time, a webhook source no delivery could ever reach or verify.
+
+        Raises:
+            ValueError: naming the source (and the secret's position, never its value): a
+                source name the route cannot match, no secrets, or a secret that
+                :func:`webhook_key` refuses.
+        """
+        for source, secrets in value.items():
+            where = f"GRACE_WEBHOOK_SECRETS source {source!r}"
+            if not re.fullmatch(WEBHOOK_SOURCE_PATTERN, source):
+                raise ValueError(f"{where}: the name must match {WEBHOOK_SOURCE_PATTERN}")
+            if not secrets:
+                raise ValueError(f"{where}: give at least one secret (newest first)")
+            for position, secret in enumerate(secrets, start=1):
+                try:
+                    webhook_key(secret)
+                except ValueError as exc:
+                    raise ValueError(f"{where}, secret {position}: {exc}") from None
+        return value
 
     @property
     def pgdata_dir(self) -> Path:

@@ -18,6 +18,51 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (".*",)
 
 IGNORE_FILE = ".graceignore"
 
+#: Reason recorded for a file refused by :func:`confine_to_roots`.
+OUTSIDE_ROOTS = "resolves outside the allowed ingestion roots (refused)"
+
+
+def under_roots(path: str | Path, roots: Sequence[str | Path]) -> Path | None:
+    """The resolved ``path`` when it lies under one of ``roots``, else ``None``.
+
+    Symlinks (of the file and of every folder above it) are resolved first, so a link inside
+    a root that points outside it is refused; ``..`` segments are resolved the same way.
+
+    Args:
+        path: A file or folder.
+        roots: Allowed folders (resolved here too).
+
+    Returns:
+        The resolved path, or ``None`` when it escapes every root.
+    """
+    resolved = Path(path).expanduser().resolve()
+    for root in roots:
+        if resolved.is_relative_to(Path(root).expanduser().resolve()):
+            return resolved
+    return None
+
+
+def confine_to_roots(
+    paths: Iterable[Path], roots: Sequence[str | Path] | None
+) -> list[Path | LoaderError]:
+    """Check each file against ``roots``: its resolved path, or a :class:`LoaderError`.
+
+    Args:
+        paths: Files found by :func:`discover_files` (or given directly).
+        roots: Allowed folders; ``None`` allows everything (the paths are returned as given).
+
+    Returns:
+        One entry per path, in order: the resolved path when it lies under a root (so the
+        file read is the one checked), or a :class:`LoaderError` with :data:`OUTSIDE_ROOTS`.
+    """
+    if roots is None:
+        return list(paths)
+    out: list[Path | LoaderError] = []
+    for path in paths:
+        resolved = under_roots(path, roots)
+        out.append(resolved if resolved is not None else LoaderError(path, OUTSIDE_ROOTS))
+    return out
+
 
 def discover_files(
     root: str | Path,
@@ -34,7 +79,8 @@ def discover_files(
     matches neither ``exclude`` nor the patterns of ``root/<ignore_file>`` (when that exists).
 
     Args:
-        root: Folder to walk (symlinked folders are not followed).
+        root: Folder to walk (symlinked folders are not followed; symlinked files are listed,
+            see :func:`confine_to_roots` to refuse those pointing outside the allowed roots).
         include: Patterns a file must match.
         exclude: Patterns that drop files and prune whole folders.
         ignore_file: Name of a gitignore-style file in ``root``; ``None`` disables it.
@@ -77,6 +123,7 @@ def load_directory(
     include: Sequence[str] = DEFAULT_INCLUDE,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
     ignore_file: str | None = IGNORE_FILE,
+    roots: Sequence[str | Path] | None = None,
 ) -> Iterator[SourceDocument | LoaderError]:
     """Load every matching file under ``root``, one result per file, in sorted path order.
 
@@ -90,6 +137,8 @@ def load_directory(
         include: Patterns a file must match (default: every supported extension).
         exclude: Patterns that drop files and folders (default: hidden ones).
         ignore_file: Gitignore-style file in ``root`` adding exclusions; ``None`` disables it.
+        roots: When given, a file whose resolved path (symlinks followed) is under none of
+            these folders is not read: its :class:`LoaderError` is yielded instead.
 
     Yields:
         A :class:`SourceDocument` per loaded file, or the :class:`LoaderError` it raised.
@@ -97,7 +146,11 @@ def load_directory(
     Raises:
         LoaderError: ``root`` is not a folder (raised on first iteration).
     """
-    for path in discover_files(root, include=include, exclude=exclude, ignore_file=ignore_file):
+    found = discover_files(root, include=include, exclude=exclude, ignore_file=ignore_file)
+    for path in confine_to_roots(found, roots):
+        if isinstance(path, LoaderError):
+            yield path
+            continue
         try:
             yield load_path(path, collection=collection)
         except LoaderError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from graphs.core.database import Database
 from graphs.workflows.engine import WorkflowEngine
 from knowledge.documents import DocumentRepository
 from knowledge.ingest import IngestOptions, Ingestor
+from knowledge.lifecycle import ARCHIVED_REFUSAL
+from knowledge.loaders.directory import OUTSIDE_ROOTS
 from knowledge.retriever import RetrievalConfig, Retriever
 from knowledge.store.base import SearchFilters
 from knowledge.store.pgvector import PgVectorStore
@@ -203,12 +206,45 @@ async def test_archived_documents_are_never_returned(
         {"reason": "superseded"},
     )
 
-    # Ingesting it again starts a fresh lifecycle and serves it again.
+    # Ingesting the unchanged folder again leaves it archived: the file is reported, not served.
     job = await ingestor.ingest([corpus], OPTS)
-    assert job.files_done == 1
+    assert (job.files_done, job.files_skipped, job.files_failed) == (0, 2, 1)
+    assert job.errors == [{"source": privacy.source, "error": ARCHIVED_REFUSAL}]
+    still = await repo.get(privacy.id)
+    assert (still.state, still.workflow_instance_id) == ("archived", archived.workflow_instance_id)
+    assert all(p.citation.source != privacy.source for p in await retriever.retrieve(query, k=20))
+    assert len(await engine.history(privacy.workflow_instance_id)) == len(hist)  # type: ignore[arg-type]
+
+    # Reactivating is an explicit decision: a fresh lifecycle approved by that person.
+    job = await ingestor.ingest([corpus], replace(OPTS, operator="maria", reactivate=True))
+    assert (job.files_done, job.files_failed) == (1, 0)
     again = await repo.get(privacy.id)
     assert again.state == "active" and again.workflow_instance_id != privacy.workflow_instance_id
+    fresh = await engine.history(again.workflow_instance_id)  # type: ignore[arg-type]
+    assert {a.actor for a in fresh if a.actor.startswith("human")} == {"human:maria"}
     assert any(p.citation.source == privacy.source for p in await retriever.retrieve(query))
+
+
+async def test_files_resolving_outside_the_roots_are_refused_and_reported(
+    db: Database, ingestor: Ingestor, corpus: Path, tmp_path: Path
+) -> None:
+    (corpus / "broken.pdf").unlink()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Secret\n\nThe safe code is 4711.\n")
+    (corpus / "linked.md").symlink_to(outside / "secret.md")
+    (corpus / "sub").symlink_to(outside, target_is_directory=True)  # never walked
+    job = await ingestor.ingest([corpus], replace(OPTS, roots=(str(corpus),)))
+    assert (job.files_total, job.files_done, job.files_failed) == (4, 3, 1)
+    assert job.errors == [{"source": str(corpus / "linked.md"), "error": OUTSIDE_ROOTS}]
+    assert all(
+        "secret" not in d.source for d in await DocumentRepository(db, WorkflowEngine(db)).list()
+    )
+    # a file given directly is checked too; without roots (the CLI) nothing is checked
+    job = await ingestor.ingest([corpus / "linked.md"], replace(OPTS, roots=(str(corpus),)))
+    assert job.files_failed == 1
+    job = await ingestor.ingest([corpus / "linked.md"], OPTS)
+    assert job.files_done == 1
 
 
 async def test_threshold_returns_nothing_when_nothing_is_close(

@@ -57,6 +57,21 @@ def test_ingest_search_archive(
     hits = json.loads(_ok("search", heading, "--json", "--threshold", "0", "--k", "20"))
     assert all(h["citation"]["source"] != guide["source"] for h in hits)
 
+    # ingesting the folder again leaves it archived (exit 1: the file is reported) ...
+    kept = runner.invoke(app, ["ingest", str(docs_dir), "--collection", "kb", "--json"])
+    assert kept.exit_code == 1, kept.output
+    assert [e["source"] for e in json.loads(kept.stdout)["errors"]] == [guide["source"]]
+    hits = json.loads(_ok("search", heading, "--json", "--threshold", "0", "--k", "20"))
+    assert all(h["citation"]["source"] != guide["source"] for h in hits)
+    # ... until someone reactivates it on purpose
+    back = json.loads(
+        _ok("ingest", str(docs_dir), "--collection", "kb", "--reactivate", "--operator", "bo",
+            "--json")
+    )  # fmt: skip
+    assert back["files_done"] == 1 and back["files_failed"] == 0
+    states = {d["source"]: d["state"] for d in json.loads(_ok("knowledge", "docs", "--json"))}
+    assert states[guide["source"]] == "active"
+
     missing = runner.invoke(app, ["ingest", str(tmp_path / "nope.md"), "--json"])
     assert missing.exit_code == 1
     assert json.loads(missing.stdout)["errors"][0]["error"] == "no such file or directory"

@@ -131,10 +131,11 @@ async def test_retrieval_cache_hits_and_invalidates_on_document_change(
     assert cached.misses == 2
     assert all(p.citation.title != "Refund policy" for p in after_archive)
 
-    # Re-ingesting changed content is seen too.
+    # Re-ingesting changed content is seen too (reactivating the archived document on purpose:
+    # without it an archived document stays archived).
     changed = "Workshop fees are refunded in full up to fourteen days before the session."
     _write(docs, "refunds.md", "Refund policy", changed)
-    await ingestor.ingest([docs], IngestOptions(collection="kb"))
+    await ingestor.ingest([docs], IngestOptions(collection="kb", reactivate=True))
     fresh = await cached.retrieve(question, filters=only_kb)
     assert cached.misses == 3 and "fourteen" in fresh[0].text
 

@@ -228,3 +228,45 @@ async def test_ingest_job_runs_in_background(
     job = await JobRepository(db).get(res.json()["job_id"])
     assert job.status == "done", job.errors
     assert job.files_done == 1 and job.chunks_written >= 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"text": "Open on Sundays.\u0000"},
+        {"title": "Hours\u0000"},
+        {"source": "cms:\u0000hours"},
+        {"title": "Hours\n# Injected heading"},
+        {"text": "x" * 1_000_001},
+    ],
+)
+async def test_invalid_ingest_documents_are_refused_before_the_delivery_counts(
+    client: httpx.AsyncClient, db: Database, bad: dict[str, str]
+) -> None:
+    doc = {"title": "Hours", "text": "Open on Sundays.", "source": "cms:hours"}
+    body = {"type": "knowledge.ingest", "collection": "gallery", "documents": [{**doc, **bad}]}
+    res = await _post(client, body, msg_id="nul-1", source="cms")
+    assert res.status_code == 422, res.text
+    assert await _deliveries(db) == 0 and client.app.state.queued == []  # type: ignore[attr-defined]
+    body["documents"] = [doc]  # the sender fixes it and retries with the same id
+    assert (await _post(client, body, msg_id="nul-1", source="cms")).status_code == 202
+
+
+async def test_collection_names_follow_the_api_rule(client: httpx.AsyncClient) -> None:
+    doc = {"title": "Hours", "text": "Open on Sundays.", "source": "cms:hours"}
+    body = {"type": "knowledge.ingest", "documents": [doc]}
+    ok = await _post(client, {**body, "collection": "g" * 64}, msg_id="c-1", source="cms")
+    assert ok.status_code == 202, ok.text
+    long = await _post(client, {**body, "collection": "g" * 65}, msg_id="c-2", source="cms")
+    assert long.status_code == 422
+
+
+async def test_ingest_jobs_are_confined_to_the_source_inbox(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    doc = {"title": "Hours", "text": "Open on Sundays.", "source": "cms:hours"}
+    body = {"type": "knowledge.ingest", "collection": "gallery", "documents": [doc]}
+    res = await _post(client, body, msg_id="roots-1", source="cms")
+    job = await JobRepository(db).get(res.json()["job_id"])
+    inbox = settings.data_dir / "webhook-inbox" / "cms" / "gallery"
+    assert job.params["roots"] == [str(inbox.resolve())]

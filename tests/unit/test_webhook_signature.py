@@ -6,7 +6,7 @@ import base64
 import hmac
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from api.webhooks import verify as verify_module
 from api.webhooks.verify import (
@@ -17,6 +17,7 @@ from api.webhooks.verify import (
     sign,
     verify,
 )
+from graphs.core.settings import Settings
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OLD_SECRET = "whsec_" + base64.b64encode(b"an-older-secret-being-rotated-out").decode()
@@ -24,7 +25,9 @@ NOW = 1_700_000_000
 BODY = b'{"type": "workflow.event"}'
 
 
-def _headers(secret: str, *, msg_id: str = "msg_1", ts: int = NOW, body: bytes = BODY) -> dict:
+def _headers(
+    secret: str, *, msg_id: str = "msg_1", ts: int = NOW, body: bytes = BODY
+) -> dict[str, str]:
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(ts),
@@ -129,7 +132,7 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(verify_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(verify_module.hmac, "compare_digest", spy)  # type: ignore[attr-defined]
     headers = _headers(SECRET)
     headers["webhook-signature"] = "v1,AAAA " + headers["webhook-signature"]
     verify(headers, BODY, [OLD_SECRET, SECRET], now=NOW)
@@ -138,3 +141,57 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(SignatureMismatchError):
         verify(_headers(SECRET), BODY + b"x", [SECRET], now=NOW)
     assert len(calls) == 5
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "whsec_NEW…",  # the README's placeholder: not base64
+        "whsec_not base64!",
+        "whsec_",  # an empty key
+        "",
+    ],
+)
+def test_misconfigured_secrets_fail_when_settings_load(bad: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(webhook_secrets={"booking": [SecretStr(SECRET), SecretStr(bad)]})
+    message = str(info.value)
+    assert "GRACE_WEBHOOK_SECRETS source 'booking', secret 2" in message
+    assert "input_value" not in message and SECRET not in message  # secrets are never echoed
+
+
+@pytest.mark.parametrize(
+    ("sources", "why"),
+    [
+        ({"booking": []}, "at least one secret"),
+        ({"bad/name": [SECRET]}, "the name must match"),
+    ],
+)
+def test_unreachable_sources_fail_when_settings_load(
+    sources: dict[str, list[str]], why: str
+) -> None:
+    with pytest.raises(ValidationError, match=why):
+        Settings(webhook_secrets={k: [SecretStr(s) for s in v] for k, v in sources.items()})
+
+
+def test_settings_from_the_environment_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRACE_WEBHOOK_SECRETS", '{"cms": ["whsec_NEW…"]}')
+    with pytest.raises(ValidationError, match="source 'cms'"):
+        Settings()
+    monkeypatch.setenv("GRACE_WEBHOOK_SECRETS", '{"cms": ["whsec_bmV3LWtleQ", "plain text"]}')
+    keys = [secret_bytes(s) for s in Settings().webhook_secrets["cms"]]
+    assert keys == [b"new-key", b"plain text"]  # unpadded base64 is fine; plain is UTF-8
+
+
+def test_deliveries_signed_by_the_standardwebhooks_library_verify() -> None:
+    from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook
+
+    body = '{"type": "workflow.event", "note": "caf\u00e9"}'
+    stamp = datetime.fromtimestamp(NOW, tz=UTC)
+    for secret in (SECRET, OLD_SECRET):
+        signature = Webhook(secret).sign("msg_lib", stamp, body)
+        headers = {"webhook-id": "msg_lib", "webhook-timestamp": str(NOW),
+                   "webhook-signature": signature}  # fmt: skip
+        assert verify(headers, body.encode(), [SECRET, OLD_SECRET], now=NOW).id == "msg_lib"
