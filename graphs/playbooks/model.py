@@ -186,6 +186,9 @@ class Playbook(_Strict):
     examples: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     parameters: tuple[Parameter, ...] = ()
+    sample_params: dict[str, Any] = Field(
+        default_factory=dict, description="Example values for demos and the paranoid dry run"
+    )
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

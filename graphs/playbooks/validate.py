@@ -155,8 +155,14 @@ def standard_issues(pb: Playbook, catalog: WorkflowCatalog) -> list[Issue]:
     for p in pb.parameters:
         if p.default is not None and not p.accepts(p.default):
             out.append(Issue("standard", f"parameter {p.name!r}: default is not {p.type}"))
+    if pb.sample_params:
+        try:
+            pb.resolve_params(pb.sample_params)
+        except ValueError as exc:
+            out.append(Issue("standard", f"sample_params: {exc}"))
     for s in pb.steps:
-        actor_ok = s.persona in OWNERS
+        # Grace may send handoffs, lookups and notifications; only owners fire transitions.
+        actor_ok = s.persona in (OWNERS if s.changes_state else RECIPIENTS)
         if not actor_ok:
             out.append(Issue("standard", f"unknown persona {s.persona!r}", s.id))
         if s.kind == "handoff" and s.to not in RECIPIENTS:
