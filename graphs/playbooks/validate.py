@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from graphs.playbooks.model import Playbook, Step
 from graphs.playbooks.packages import PACKAGES
 from graphs.workflows.catalog import WorkflowCatalog, default_catalog
+from graphs.workflows.errors import UnknownWorkflowError
 from graphs.workflows.model import HUMAN, OWNERS, Workflow
 
 Level = Literal["basic", "standard", "strict", "paranoid"]
@@ -136,7 +137,7 @@ def validate(
 def _workflow(catalog: WorkflowCatalog, wf_id: str) -> Workflow | None:
     try:
         return catalog.get(wf_id)
-    except LookupError:
+    except UnknownWorkflowError:
         return None
 
 
