@@ -103,9 +103,6 @@ def compile_playbook(pb: Playbook, svc: Services, checkpointer: Any = None) -> A
         run = dict(task)
         if s.kind == "approval":
             await svc.store.step_started(task["run_id"], s.id, s.kind, s.persona, "waiting")
-            await svc.emit({"type": "playbook.step.waiting", "run_id": task["run_id"],
-                            "playbook": pb.id, "step": s.id, "workflow": s.workflow,
-                            "event": s.event, "description": s.description})  # fmt: skip
             answer = interrupt({"step": s.id, "workflow": s.workflow, "event": s.event,
                                 "description": s.description})  # fmt: skip
             return await _approval(pb, svc, s.id, run, answer)

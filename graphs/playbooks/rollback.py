@@ -130,7 +130,7 @@ async def rollback(
         actor = f"human:{by}" if comp.persona == "human" else comp.persona
         if strategy == "manual":
             report.instructions.append(
-                f"grace workflows fire {t['instance_id']} {comp.event} --actor {actor}"
+                f"grace workflows fire {t['instance_id']} {comp.event} --as {actor}"
             )
             continue
         result = await runner.engine.apply(

@@ -124,6 +124,9 @@ class PlaybookRunner:
         snap = await self.graph(pb).aget_state(config)
         if snap.interrupts:
             await self.store.set_status(run_id, "waiting_approval")
+            for gate in snap.interrupts:  # emitted here, once: the gate's node re-runs on resume
+                await self.services.emit({"type": "playbook.step.waiting", "run_id": str(run_id),
+                                          "playbook": pb.id, **gate.value})  # fmt: skip
             return await self.store.get(run_id)
         outcome = str(snap.values.get("outcome") or "failed")
         failed = snap.values.get("failed") or {}

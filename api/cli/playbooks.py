@@ -1,0 +1,431 @@
+"""``grace playbooks``: multi-step, multi-persona automations from the command line.
+
+list, show, validate, run, approve, resume, status, cancel, rollback, history, suggest and
+analytics; every command takes ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from api.cli.console import EXIT_REFUSED, console, err_console, handle_errors, print_json, run_async
+from graphs.core.database import Database
+from graphs.playbooks.model import PlaybookError, default_playbooks, load_file
+from graphs.playbooks.rollback import STRATEGIES, rollback
+from graphs.playbooks.runner import PlaybookRunner, open_checkpointer
+from graphs.playbooks.store import RunRecord, UnknownRunError
+from graphs.playbooks.validate import LEVELS, Report, validate
+
+app = typer.Typer(
+    help="Playbooks: named, versioned automations across personas and workflows.",
+    no_args_is_help=True,
+)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+RunArg = Annotated[str, typer.Argument(help="Run id.")]
+
+
+def _refuse(msg: str) -> typer.Exit:
+    err_console.print(f"[bold red]Refused:[/] {msg}")
+    return typer.Exit(EXIT_REFUSED)
+
+
+def _guard(fn: Callable[[], Awaitable[Any]]) -> Any:
+    try:
+        return run_async(fn)
+    except (PlaybookError, UnknownRunError, LookupError) as exc:
+        raise _refuse(str(exc)) from None
+
+
+def _print_event(e: dict[str, Any]) -> None:
+    kind = e["type"]
+    if kind == "playbook.started":
+        console.print(f"[bold]▶ {e['playbook']}[/] v{e['version']}  run [bold]{e['run_id']}[/]")
+    elif kind == "playbook.step.completed":
+        console.print(f"[green]✓[/] [bold]{e['step']}[/]  [cyan]{e['persona']}[/]", end="")
+        t = e.get("transition")
+        if t:
+            note = " [dim](replayed)[/]" if t["replayed"] else ""
+            console.print(f"  {t['workflow_id']} {t['event']} by {t['actor']}: "
+                          f"{t['from']} → [bold]{t['to']}[/]{note}")  # fmt: skip
+        elif e.get("package_type"):
+            console.print(f"  handoff {e['from']} → {e['to']}: [magenta]{e['package_type']}[/]")
+            console.print_json(json.dumps(e["package"]), indent=None)
+        elif "query" in e:
+            found = len(e.get("results") or [])
+            console.print(f"  lookup {e['query']!r}: {found} passage(s) {e.get('note') or ''}")
+        elif e.get("topic"):
+            console.print(f"  notified [italic]{e['topic']}[/]")
+        else:
+            console.print(f"  approved by {e.get('approved_by')}")
+    elif kind == "playbook.step.waiting":
+        what = f" ({e['workflow']} {e['event']})" if e.get("event") else ""
+        console.print(f"[yellow]⏸[/] [bold]{e['step']}[/] waits for a person{what}: "
+                      f"{e.get('description') or ''}")  # fmt: skip
+    elif kind == "playbook.step.failed":
+        console.print(f"[red]✗[/] [bold]{e['step']}[/]: {e['error']}")
+    elif kind in ("playbook.completed", "playbook.failed"):
+        colour = "green" if e["status"] == "completed" else "red"
+        console.print(f"[{colour}]■ {e['status']}[/] in {e['duration_s']:.2f} s")
+
+
+@asynccontextmanager
+async def _runner(printing: bool) -> AsyncIterator[PlaybookRunner]:
+    from graphs.playbooks.lookup import knowledge_lookup
+
+    async def sink(e: dict[str, Any]) -> None:
+        _print_event(e)
+
+    async with await Database.connect() as db:
+        saver, pool = await open_checkpointer(db.url)
+        try:
+            yield PlaybookRunner(db, saver, lookup=knowledge_lookup(db),
+                                 sinks=[sink] if printing else [])  # fmt: skip
+        finally:
+            await pool.close()
+
+
+def _run_json(run: RunRecord) -> dict[str, Any]:
+    return run.model_dump(mode="json")
+
+
+async def _finish(
+    runner: PlaybookRunner, run: RunRecord, approve_as: str | None, hints: bool
+) -> RunRecord:
+    while approve_as and run.status == "waiting_approval":
+        for gate in await runner.pending(run.id):
+            if hints:
+                console.print(f"[yellow]→ approving {gate['step']} as human:{approve_as}[/]")
+            run = await runner.approve(run.id, gate["step"], by=approve_as)
+    if hints and run.status == "waiting_approval":
+        for gate in await runner.pending(run.id):
+            console.print(f"  grace playbooks approve {run.id} {gate['step']} --by NAME")
+    return run
+
+
+@app.command("list")
+@handle_errors
+def list_playbooks(as_json: JsonOpt = False) -> None:
+    """List the built-in playbooks."""
+    pbs = list(default_playbooks())
+    if as_json:
+        print_json([{"id": p.id, "version": p.version, "name": p.name, "level": p.level,
+                     "steps": len(p.steps), "tags": list(p.tags)} for p in pbs])  # fmt: skip
+        return
+    table = Table(title=f"{len(pbs)} playbooks", title_justify="left")
+    for col in ("id", "version", "name", "level", "steps", "tags"):
+        table.add_column(col)
+    for p in pbs:
+        table.add_row(f"[bold]{p.id}[/]", str(p.version), p.name, str(p.level),
+                      str(len(p.steps)), ", ".join(p.tags))  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def show(
+    playbook: Annotated[str, typer.Argument(help="Playbook id.")], as_json: JsonOpt = False
+) -> None:
+    """Show a playbook: parameters and every step with persona, workflow and dependencies."""
+    try:
+        pb = default_playbooks().get(playbook)
+    except LookupError as exc:
+        raise _refuse(str(exc)) from None
+    if as_json:
+        print_json(pb.model_dump(mode="json"))
+        return
+    console.print(f"[bold]{pb.id}[/] v{pb.version} — {pb.name} (level {pb.level})")
+    console.print(pb.description + "\n")
+    for p in pb.parameters:
+        need = "required" if p.required else f"default {p.default!r}"
+        console.print(f"  param [bold]{p.name}[/]: {p.type} ({need}) {p.description}")
+    table = Table()
+    for col in ("step", "kind", "persona", "does", "after", "undo"):
+        table.add_column(col)
+    for s in pb.steps:
+        does = (f"{s.workflow} {s.event}" if s.event else (s.package and f"{s.package} → {s.to}")
+                or s.query or s.topic or s.description)  # fmt: skip
+        undo = f"{s.compensation.event} ({s.compensation.persona})" if s.compensation else ""
+        mark = f" [dim]◆{s.checkpoint}[/]" if s.checkpoint else ""
+        table.add_row(f"[bold]{s.id}[/]{mark}", s.kind, s.persona, does or "",
+                      ", ".join(s.depends_on), undo)  # fmt: skip
+    console.print(table)
+
+
+@app.command("validate")
+@handle_errors
+def validate_cmd(
+    target: Annotated[str | None, typer.Argument(help="Playbook id or YAML file.")] = None,
+    level: Annotated[str, typer.Option(help=f"One of {', '.join(LEVELS)}.")] = "strict",
+    all_: Annotated[bool, typer.Option("--all", help="Validate every built-in.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate playbooks at a level (paranoid dry-runs each on a scratch database)."""
+    if level not in LEVELS:
+        raise _refuse(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
+    if all_:
+        pbs = list(default_playbooks())
+    elif target and Path(target).is_file():
+        pbs = [_guard_load(Path(target))]
+    elif target:
+        pbs = [_guard(_async_get(target))]
+    else:
+        raise _refuse("give a playbook id or file, or --all")
+
+    async def go() -> list[Report]:
+        if level != "paranoid":
+            return [validate(pb, level) for pb in pbs]
+        from graphs.playbooks.dryrun import dry_run
+
+        async with await Database.connect() as db:
+            return [await dry_run(pb, db.url) for pb in pbs]
+
+    reports = run_async(go)
+    if as_json:
+        print_json([r.as_dict() for r in reports])
+    else:
+        for r in reports:
+            mark = "[green]✓[/]" if r.ok else "[red]✗[/]"
+            console.print(f"{mark} [bold]{r.playbook}[/] at {r.level}")
+            for i in r.issues:
+                console.print(f"    {i}")
+            for wf, state in r.final_states.items():
+                console.print(f"    dry run: {wf} ended in [bold]{state}[/]")
+    if not all(r.ok for r in reports):
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _guard_load(path: Path) -> Any:
+    try:
+        return load_file(path)
+    except PlaybookError as exc:
+        raise _refuse(str(exc)) from None
+
+
+def _async_get(pid: str) -> Callable[[], Awaitable[Any]]:
+    async def get() -> Any:
+        return default_playbooks().get(pid)
+
+    return get
+
+
+def _params(pairs: list[str], params_json: str | None, sample: bool, pid: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if sample:
+        out.update(default_playbooks().get(pid).sample_params)
+    if params_json:
+        try:
+            value = json.loads(params_json)
+        except json.JSONDecodeError as exc:
+            raise _refuse(f"--params is not JSON: {exc.msg}") from None
+        if not isinstance(value, dict):
+            raise _refuse("--params must be a JSON object")
+        out.update(value)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise _refuse(f"--param takes NAME=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@app.command()
+@handle_errors
+def run(
+    playbook: Annotated[str, typer.Argument(help="Playbook id, e.g. agency-cycle.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (JSON or text).")
+    ] = None,
+    params: Annotated[str | None, typer.Option(help="All parameters as a JSON object.")] = None,
+    sample: Annotated[
+        bool, typer.Option(help="Start from the playbook's sample parameters.")
+    ] = False,
+    approve_as: Annotated[
+        str | None, typer.Option(help="Approve every gate as human:NAME (demos).")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Who requests the run.")] = "operator",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a playbook, showing each stage, its handoff package and the workflow states moved."""
+    values = _params(param or [], params, sample, playbook)
+
+    async def go() -> RunRecord:
+        async with _runner(not as_json) as r:
+            out = await r.start(playbook, values, requested_by=by)
+            return await _finish(r, out, approve_as, not as_json)
+
+    out = _guard(go)
+    if as_json:
+        print_json(_run_json(out))
+    else:
+        console.print(f"run [bold]{out.id}[/]: {out.status}")
+
+
+@app.command()
+@handle_errors
+def approve(
+    run_id: RunArg,
+    step: Annotated[str, typer.Argument(help="The approval step waiting.")],
+    by: Annotated[str, typer.Option(help="Who decides (fires the step as human:NAME).")],
+    reject: Annotated[bool, typer.Option(help="Refuse: the run fails.")] = False,
+    note: Annotated[str, typer.Option(help="Recorded with the decision.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer an approval gate and continue the run."""
+
+    async def go() -> RunRecord:
+        async with _runner(not as_json) as r:
+            out = await r.approve(run_id, step, by=by, approved=not reject, note=note)
+            return await _finish(r, out, None, not as_json)
+
+    out = _guard(go)
+    print_json(_run_json(out)) if as_json else console.print(f"run {out.id}: {out.status}")
+
+
+@app.command()
+@handle_errors
+def resume(run_id: RunArg, as_json: JsonOpt = False) -> None:
+    """Continue a run whose process died, from its last checkpoint (no step applied twice)."""
+
+    async def go() -> RunRecord:
+        async with _runner(not as_json) as r:
+            return await _finish(r, await r.resume(run_id), None, not as_json)
+
+    out = _guard(go)
+    print_json(_run_json(out)) if as_json else console.print(f"run {out.id}: {out.status}")
+
+
+@app.command()
+@handle_errors
+def status(run_id: RunArg, as_json: JsonOpt = False) -> None:
+    """Show a run: status, instances, and every step with its package or transition."""
+
+    async def go() -> tuple[RunRecord, list[dict[str, Any]]]:
+        async with _runner(False) as r:
+            rec = await r.store.get(run_id)
+            return rec, await r.pending(run_id) if rec.status == "waiting_approval" else []
+
+    rec, gates = _guard(go)
+    if as_json:
+        print_json({**_run_json(rec), "waiting_on": gates})
+        return
+    console.print(f"run [bold]{rec.id}[/] of [bold]{rec.playbook_id}[/] v{rec.version}: "
+                  f"[bold]{rec.status}[/]{' — ' + rec.error if rec.error else ''}")  # fmt: skip
+    for wf, iid in rec.instances.items():
+        console.print(f"  {wf}: {iid}")
+    table = Table()
+    for col in ("step", "persona", "status", "runs", "result"):
+        table.add_column(col)
+    for s in rec.steps:
+        t = s.transition
+        res = (f"{t['workflow_id']} {t['from']} → {t['to']}" if t else
+               (s.output or {}).get("package_type") or s.error or "")  # fmt: skip
+        table.add_row(s.step_id, s.persona, s.status, str(s.executions), str(res))
+    console.print(table)
+    for g in gates:
+        console.print(f"[yellow]waiting:[/] grace playbooks approve {rec.id} {g['step']} --by NAME")
+
+
+@app.command()
+@handle_errors
+def cancel(run_id: RunArg, as_json: JsonOpt = False) -> None:
+    """Cancel a run (at once when it waits for a person, else before its next steps)."""
+
+    async def go() -> RunRecord:
+        async with _runner(False) as r:
+            return await r.cancel(run_id)
+
+    out = _guard(go)
+    print_json(_run_json(out)) if as_json else console.print(f"run {out.id}: {out.status}")
+
+
+@app.command("rollback")
+@handle_errors
+def rollback_cmd(
+    run_id: RunArg,
+    strategy: Annotated[str, typer.Option(help=f"One of {', '.join(STRATEGIES)}.")] = "graceful",
+    checkpoint: Annotated[str | None, typer.Option(help="For --strategy checkpoint.")] = None,
+    by: Annotated[
+        str, typer.Option(help="Who orders it (human compensations run as human:NAME).")
+    ] = "operator",
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo a run's steps by compensating transitions, newest first."""
+    if strategy not in STRATEGIES:
+        raise _refuse(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+
+    async def go() -> Any:
+        async with _runner(False) as r:
+            return await rollback(r, run_id, strategy, checkpoint=checkpoint, by=by)
+
+    rep = _guard(go)
+    if as_json:
+        print_json(rep.as_dict())
+        return
+    for u in rep.undone:
+        console.print(f"[green]↶[/] [bold]{u['step']}[/]: {u['workflow_id']} {u['event']} by "
+                      f"{u['actor']}: {u['from']} → [bold]{u['to']}[/]")  # fmt: skip
+    for line in rep.instructions:
+        console.print(line, highlight=False)
+    if rep.stopped_at:
+        console.print(f"[yellow]stopped at {rep.stopped_at}:[/] {rep.reason}")
+    console.print(f"rollback ({rep.strategy}): {rep.outcome}")
+
+
+@app.command()
+@handle_errors
+def history(
+    playbook: Annotated[str | None, typer.Option(help="Only this playbook.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recent runs, newest first."""
+
+    async def go() -> list[RunRecord]:
+        async with _runner(False) as r:
+            return await r.store.history(playbook, limit)
+
+    runs = _guard(go)
+    if as_json:
+        print_json([_run_json(x) for x in runs])
+        return
+    table = Table()
+    for col in ("run", "playbook", "status", "by", "started"):
+        table.add_column(col)
+    for x in runs:
+        table.add_row(
+            str(x.id), x.playbook_id, x.status, x.requested_by, f"{x.created_at:%Y-%m-%d %H:%M:%S}"
+        )
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def analytics(as_json: JsonOpt = False) -> None:
+    """Runs per playbook by outcome, success rate and duration."""
+
+    async def go() -> list[dict[str, Any]]:
+        async with _runner(False) as r:
+            return await r.store.analytics()
+
+    rows = _guard(go)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table()
+    cols = ("playbook_id", "runs", "completed", "failed", "cancelled", "rolled_back",
+            "in_progress", "success_rate", "p50_s")  # fmt: skip
+    for col in cols:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in cols))
+    console.print(table)
