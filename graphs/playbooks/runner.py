@@ -105,16 +105,36 @@ class PlaybookRunner:
             PlaybookInvalidError: it fails strict validation.
             PlaybookError: bad parameters.
         """
+        run = await self.create(playbook_id, params, requested_by=requested_by, instances=instances)
+        return await self.drive_new(run)
+
+    async def create(
+        self,
+        playbook_id: str,
+        params: dict[str, Any] | None = None,
+        *,
+        requested_by: str = "operator",
+        instances: dict[str, str] | None = None,
+    ) -> RunRecord:
+        """The checks and the run row of :meth:`start`, without running anything yet.
+
+        Raises:
+            UnknownPlaybookError, PlaybookInvalidError, PlaybookError: as :meth:`start`.
+        """
         pb = self.playbooks.get(playbook_id)
         report = self.check(pb)
         if not report.ok:
             raise PlaybookInvalidError(report)
         values = pb.resolve_params(params)
-        run = await self.store.create_run(pb.id, pb.version, values, requested_by, instances)
+        return await self.store.create_run(pb.id, pb.version, values, requested_by, instances)
+
+    async def drive_new(self, run: RunRecord) -> RunRecord:
+        """Run a run made by :meth:`create` until it finishes or waits for a person."""
+        pb = self.playbooks.get(run.playbook_id)
         await self.services.emit({"type": "playbook.started", "run_id": str(run.id),
                                   "playbook": pb.id, "version": pb.version})  # fmt: skip
-        state = {"run_id": str(run.id), "params": values, "done": {}, "failed": {},
-                 "instances": dict(instances or {}), "log": []}  # fmt: skip
+        state = {"run_id": str(run.id), "params": run.params, "done": {}, "failed": {},
+                 "instances": dict(run.instances), "log": []}  # fmt: skip
         return await self._drive(pb, run.id, state)
 
     async def _drive(self, pb: Playbook, run_id: UUID | str, command: Any) -> RunRecord:
