@@ -48,11 +48,11 @@ async def test_templates_runs_gates_cancel_rollback(make_client: MakeClient) -> 
     assert body["status"] == "waiting_approval"
     assert [g["step"] for g in body["waiting_on"]] == ["approve_plan"]
     rid = body["id"]
-    wrong = await client.post(f"/v1/playbook-runs/{rid}/approvals",
-                              json={"step": "sign_contract", "approved": True}, headers=staff)  # fmt: skip
+    gates = f"/v1/playbook-runs/{rid}/approvals"
+    wrong = await client.post(gates, json={"step": "sign_contract", "approved": True},
+                              headers=staff)  # fmt: skip
     assert wrong.status_code == 409 and wrong.json()["type"].endswith("playbook-run-state")
-    ok = await client.post(f"/v1/playbook-runs/{rid}/approvals",
-                           json={"step": "approve_plan", "approved": True}, headers=staff)  # fmt: skip
+    ok = await client.post(gates, json={"step": "approve_plan", "approved": True}, headers=staff)
     after = ok.json()
     gate = next(s for s in after["steps"] if s["step_id"] == "approve_plan")
     assert gate["transition"]["actor"] == "human:maria"
