@@ -16,7 +16,6 @@ superstep run again and their transitions replay through the engine's idempotenc
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -24,7 +23,13 @@ from langgraph.types import Send, interrupt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graphs.playbooks.model import Playbook
-from graphs.playbooks.steps import Services, StepFailedError, fire, run_with_retries
+from graphs.playbooks.steps import (
+    Services,
+    StepFailedError,
+    fire,
+    packages_so_far,
+    run_with_retries,
+)
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -39,16 +44,19 @@ class RunState(TypedDict, total=False):
     done: Annotated[dict[str, Any], _merge]
     failed: Annotated[dict[str, str], _merge]
     instances: Annotated[dict[str, str], _merge]
-    log: Annotated[list[str], operator.add]
     outcome: str
 
 
 class StepTask(TypedDict):
-    """What ``plan`` sends to ``step``: the run's state plus the step to run."""
+    """What ``plan`` sends to ``step``: what the step needs of the run, and its id.
+
+    Only a handoff gets the earlier packages (``packages``); the checkpoint keeps each task's
+    payload, so sending the whole ``done`` map to every step would grow every write.
+    """
 
     run_id: str
     params: dict[str, Any]
-    done: dict[str, Any]
+    packages: dict[str, Any]
     instances: dict[str, str]
     step_id: str
 
@@ -93,10 +101,13 @@ def compile_playbook(pb: Playbook, svc: Services, checkpointer: Any = None) -> A
         base = {
             "run_id": state["run_id"],
             "params": state["params"],
-            "done": done,
             "instances": state.get("instances", {}),
         }
-        return [Send("step", {**base, "step_id": s.id}) for s in ready]
+        return [
+            Send("step", {**base, "step_id": s.id,
+                          "packages": packages_so_far(pb, done) if s.kind == "handoff" else {}})
+            for s in ready
+        ]  # fmt: skip
 
     async def step(task: StepTask) -> dict[str, Any]:
         s = steps[task["step_id"]]
@@ -141,7 +152,7 @@ async def _completed(
     )  # fmt: skip
     await svc.emit({"type": "playbook.step.completed", "run_id": run["run_id"], "playbook": pb.id,
                     "step": step_id, "persona": pb.step(step_id).persona, **outcome})  # fmt: skip
-    update: dict[str, Any] = {"done": {step_id: outcome}, "log": [step_id]}
+    update: dict[str, Any] = {"done": {step_id: outcome}}
     if inst is not None:
         update["instances"] = {inst[0]: inst[1]}
     return update

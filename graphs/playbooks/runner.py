@@ -134,7 +134,7 @@ class PlaybookRunner:
         await self.services.emit({"type": "playbook.started", "run_id": str(run.id),
                                   "playbook": pb.id, "version": pb.version})  # fmt: skip
         state = {"run_id": str(run.id), "params": run.params, "done": {}, "failed": {},
-                 "instances": dict(run.instances), "log": []}  # fmt: skip
+                 "instances": dict(run.instances)}  # fmt: skip
         return await self._drive(pb, run.id, state)
 
     async def _drive(self, pb: Playbook, run_id: UUID | str, command: Any) -> RunRecord:

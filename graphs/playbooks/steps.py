@@ -134,7 +134,8 @@ async def fire(
     return instance, transition_dict(result)
 
 
-def _packages(pb: Playbook, done: dict[str, Any]) -> dict[str, Any]:
+def packages_so_far(pb: Playbook, done: dict[str, Any]) -> dict[str, Any]:
+    """Handoff packages of the completed steps, by package type (later steps win)."""
     out: dict[str, Any] = {}
     for sid in pb.order():
         outcome = done.get(sid)
@@ -151,7 +152,7 @@ async def body(svc: Services, pb: Playbook, step: Step, run: dict[str, Any]) -> 
     if step.kind == "handoff":
         assert step.package is not None
         package = build_package(
-            step.package, run["params"], _packages(pb, run["done"]), step.model_dump()
+            step.package, run["params"], run.get("packages", {}), step.model_dump()
         )
         return {
             "package_type": step.package,

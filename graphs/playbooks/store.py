@@ -8,6 +8,8 @@ or a retry — the workflow engine's idempotency keys keep the *transition* sing
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -83,6 +85,19 @@ _STEP_COLS = (
     "step_id, kind, persona, status, attempts, executions, output, transition, error,"
     " started_at, finished_at, seq"
 )
+
+
+@asynccontextmanager
+async def _relaxed(db: Database) -> AsyncIterator[Any]:
+    """A transaction with ``synchronous_commit = off`` for step bookkeeping.
+
+    Step rows are a record of what the checkpoint and the engine already hold durably; a server
+    crash may lose the last few hundred milliseconds of them (PostgreSQL docs, "Asynchronous
+    Commit"), never corrupt them. Saves a WAL flush per write (``grace bench playbooks``).
+    """
+    async with db.connection() as c, c.transaction():
+        await c.execute("SET LOCAL synchronous_commit = off")
+        yield c
 
 
 class PlaybookStore:
@@ -193,7 +208,7 @@ class PlaybookStore:
         ``status="waiting"`` (an approval gate reached) does not count as an execution.
         """
         n = 0 if status == "waiting" else 1
-        async with self.db.connection() as c:
+        async with _relaxed(self.db) as c:
             row = await (
                 await c.execute(
                     "INSERT INTO playbook_steps (run_id, step_id, kind, persona, status,"
@@ -218,7 +233,7 @@ class PlaybookStore:
         error: str | None = None,
     ) -> None:
         """Record a step's outcome; completed steps get the next completion sequence number."""
-        async with self.db.connection() as c:
+        async with _relaxed(self.db) as c:
             await c.execute(
                 "UPDATE playbook_steps SET status = %s, attempts = %s, output = %s,"
                 " transition = %s, error = %s, finished_at = now(),"
