@@ -429,3 +429,36 @@ def analytics(as_json: JsonOpt = False) -> None:
     for row in rows:
         table.add_row(*(str(row[c]) for c in cols))
     console.print(table)
+
+
+@app.command()
+@handle_errors
+def suggest(
+    context: Annotated[str, typer.Argument(help="The request or intent.")],
+    recent: Annotated[
+        list[str] | None, typer.Option(help="A recent message of the thread (repeatable).")
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, max=10, help="How many to show.")] = 3,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rank playbooks for a context: local-encoder similarity x past success rate."""
+    from agents.encoder import router_embedder
+    from graphs.core.settings import get_settings
+    from graphs.playbooks.suggest import PlaybookSuggester
+    from knowledge.embedding.factory import get_default_embedder
+
+    async def go() -> list[Any]:
+        settings = get_settings()
+        encoder = router_embedder(settings.data_dir / "models", get_default_embedder(settings))
+        async with _runner(False) as r:
+            history = await r.store.success_rates()
+        return PlaybookSuggester(encoder).rank(context, recent=recent or [], history=history, k=k)
+
+    ranked = _guard(go)
+    if as_json:
+        print_json([s.as_dict() for s in ranked])
+        return
+    for i, s in enumerate(ranked, 1):
+        console.print(f"[bold]{i}. {s.playbook}[/] — {s.name}  score {s.score:.3f}")
+        for reason in s.reasons:
+            console.print(f"     · {reason}")
