@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from graphs.core.database import Database
@@ -76,3 +78,37 @@ async def test_cancel_while_waiting_stops_the_run(db: Database) -> None:
             await runner.approve(run.id, "approve_plan", by="alice")
         with pytest.raises(RunStateError):
             await runner.cancel(run.id)
+
+
+async def test_retries_with_backoff_then_timeout_fails_the_step(db: Database) -> None:
+    from graphs.playbooks.model import Playbook, PlaybookCatalog
+    from graphs.playbooks.steps import TransientStepError
+
+    pb = Playbook.model_validate({
+        "id": "flaky", "version": 1, "name": "flaky", "description": "flaky lookups",
+        "steps": [
+            {"id": "flaky", "kind": "lookup", "persona": "atlas", "query": "q", "retries": 2,
+             "backoff_s": 0.01},
+            {"id": "slow", "kind": "lookup", "persona": "atlas", "query": "slow",
+             "timeout_s": 0.05, "retries": 1, "backoff_s": 0.01, "depends_on": ["flaky"]},
+        ],
+    })  # fmt: skip
+    calls: list[str] = []
+
+    async def lookup(query: str) -> list[dict]:
+        calls.append(query)
+        if query == "q" and calls.count("q") < 3:
+            raise TransientStepError("index warming up")
+        if query == "slow":
+            await asyncio.sleep(1)
+        return [{"text": "ok"}]
+
+    async with runner_on(db, playbooks=PlaybookCatalog([pb]), lookup=lookup) as runner:
+        run = await runner.start("flaky")
+    steps = {s.step_id: s for s in run.steps}
+    assert steps["flaky"].status == "completed" and steps["flaky"].attempts == 3
+    assert steps["slow"].status == "failed" and "timed out after 0.05 s" in (
+        steps["slow"].error or ""
+    )
+    assert calls == ["q", "q", "q", "slow", "slow"]
+    assert run.status == "failed"
