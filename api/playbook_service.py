@@ -42,7 +42,7 @@ class PlaybookService:
         self.runner = PlaybookRunner(
             runtime.db, runtime.checkpointer,
             lookup=knowledge_lookup(runtime.db, embedder=embedder) if embedder else None,
-            sinks=[self.metrics, self.webhooks, self._publish],
+            sinks=[self.metrics, self.webhooks, self._publish], writer=runtime.deps.model,
         )  # fmt: skip
         self._suggester: PlaybookSuggester | None = None
 

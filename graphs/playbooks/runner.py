@@ -52,6 +52,7 @@ class PlaybookRunner:
         lookup: Knowledge lookup for ``lookup`` steps.
         sinks: Progress event receivers (webhooks, metrics, a CLI printer…).
         after_apply: Test hook, see :class:`~graphs.playbooks.steps.Services`.
+        writer: Chat model for handoff notes (the runtime's provider model; None offline).
     """
 
     def __init__(
@@ -64,12 +65,15 @@ class PlaybookRunner:
         lookup: Lookup | None = None,
         sinks: list[EventSink] | None = None,
         after_apply: AfterApply | None = None,
+        writer: Any = None,
     ) -> None:
         self.db = db
         self.playbooks = playbooks or default_playbooks()
         self.engine = engine or WorkflowEngine(db)
         self.store = PlaybookStore(db)
-        self.services = Services(self.engine, self.store, lookup, list(sinks or []), after_apply)
+        self.services = Services(
+            self.engine, self.store, lookup, list(sinks or []), after_apply, writer
+        )
         self.checkpointer = checkpointer
         self._graphs: dict[tuple[str, int], Any] = {}
 

@@ -9,6 +9,7 @@ first transition instead of applying a second one.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,8 @@ class Services:
         lookup: Knowledge lookup for ``lookup`` steps; None records an empty result.
         sinks: Progress event receivers.
         after_apply: Test hook (crash tests): awaited after a transition is applied.
+        writer: A langchain chat model that writes each handoff's covering note in the sending
+            persona's voice; None (offline) leaves the typed package without a note.
     """
 
     engine: WorkflowEngine
@@ -67,6 +70,7 @@ class Services:
     lookup: Lookup | None = None
     sinks: list[EventSink] = field(default_factory=list)
     after_apply: AfterApply | None = None
+    writer: Any = None
 
     async def emit(self, event: dict[str, Any]) -> None:
         """Send ``event`` to every sink; a failing sink is logged, never fatal."""
@@ -154,12 +158,11 @@ async def body(svc: Services, pb: Playbook, step: Step, run: dict[str, Any]) -> 
         package = build_package(
             step.package, run["params"], run.get("packages", {}), step.model_dump()
         )
-        return {
-            "package_type": step.package,
-            "from": step.persona,
-            "to": step.to,
-            "package": package,
-        }
+        out = {"package_type": step.package, "from": step.persona, "to": step.to,
+               "package": package}  # fmt: skip
+        if svc.writer is not None:
+            out["note"] = await handoff_note(svc.writer, step, package)
+        return out
     if step.kind == "lookup":
         query = render(step.query or "", run["params"])
         results = await svc.lookup(query) if svc.lookup is not None else []
@@ -169,6 +172,21 @@ async def body(svc: Services, pb: Playbook, step: Step, run: dict[str, Any]) -> 
     await svc.emit({"type": "playbook.notification", "topic": step.topic, "run_id": run["run_id"],
                     "playbook": pb.id, "step": step.id})  # fmt: skip
     return {"topic": step.topic}
+
+
+async def handoff_note(writer: Any, step: Step, package: dict[str, Any]) -> str:
+    """Ask ``writer`` for a short covering note from the sender to the receiver.
+
+    The package itself stays the typed, deterministic data; the note is prose for people.
+    """
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    reply = await writer.ainvoke([
+        SystemMessage(f"You are {step.persona} of Grace Fields, handing work to {step.to}. "
+                      "Write at most two sentences covering what matters in this package."),
+        HumanMessage(json.dumps(package, ensure_ascii=False)),
+    ])  # fmt: skip
+    return str(getattr(reply, "content", reply))
 
 
 async def run_with_retries(

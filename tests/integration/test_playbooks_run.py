@@ -112,3 +112,25 @@ async def test_retries_with_backoff_then_timeout_fails_the_step(db: Database) ->
     )
     assert calls == ["q", "q", "q", "slow", "slow"]
     assert run.status == "failed"
+
+
+@pytest.mark.parametrize("with_model", [False, True], ids=["offline", "scripted-model"])
+@pytest.mark.parametrize("playbook_id", [pb.id for pb in default_playbooks()])
+async def test_every_builtin_runs_end_to_end(
+    db: Database, playbook_id: str, with_model: bool
+) -> None:
+    from tests.fakes.chat import ScriptedChatModel
+
+    model = ScriptedChatModel([], default=lambda msgs: f"note: {msgs[0].content.split(',')[0]}")
+    pb = default_playbooks().get(playbook_id)
+    async with runner_on(db, writer=model if with_model else None) as runner:
+        run = await approve_all(runner, await runner.start(pb.id, pb.sample_params))
+    assert run.status == "completed", run.error
+    handoffs = [s for s in run.steps if s.kind == "handoff"]
+    assert all(s.output and s.output["package"] for s in handoffs)  # kb-article has none
+    notes = [(s.output or {}).get("note") for s in handoffs]
+    if with_model:
+        assert all(n and n.startswith("note: You are ") for n in notes)
+        assert len(model.calls) == len(handoffs)
+    else:
+        assert notes == [None] * len(handoffs)
