@@ -138,7 +138,7 @@ async def test_manual_rollback_changes_nothing_and_prints_commands(db: Database)
         assert report.outcome == "instructions"
         iid = run.instances["WF-MKTG-CAMP"]
         assert report.instructions[0] == (
-            f"grace workflows fire {iid} revisions_needed --actor human:dana"
+            f"grace workflows fire {iid} revisions_needed --as human:dana"
         )
         assert report.instructions[1].startswith("# segments: cannot be undone")
         assert (await runner.engine.get(iid)).state == "content_approval"
