@@ -7,20 +7,19 @@ analytics; every command takes ``--json``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from api.cli.console import EXIT_REFUSED, console, err_console, handle_errors, print_json, run_async
+from api.cli.console import EXIT_REFUSED, console, handle_errors, print_json, run_async
+from api.cli.playbook_support import finish, guard, open_runner, refuse, run_json
 from graphs.core.database import Database
 from graphs.playbooks.model import PlaybookError, default_playbooks, load_file
 from graphs.playbooks.rollback import STRATEGIES, rollback
-from graphs.playbooks.runner import PlaybookRunner, open_checkpointer
-from graphs.playbooks.store import RunRecord, UnknownRunError
+from graphs.playbooks.store import RunRecord
 from graphs.playbooks.validate import LEVELS, Report, validate
 
 app = typer.Typer(
@@ -29,84 +28,6 @@ app = typer.Typer(
 )
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 RunArg = Annotated[str, typer.Argument(help="Run id.")]
-
-
-def _refuse(msg: str) -> typer.Exit:
-    err_console.print(f"[bold red]Refused:[/] {msg}")
-    return typer.Exit(EXIT_REFUSED)
-
-
-def _guard(fn: Callable[[], Awaitable[Any]]) -> Any:
-    try:
-        return run_async(fn)
-    except (PlaybookError, UnknownRunError, LookupError) as exc:
-        raise _refuse(str(exc)) from None
-
-
-def _print_event(e: dict[str, Any]) -> None:
-    kind = e["type"]
-    if kind == "playbook.started":
-        console.print(f"[bold]▶ {e['playbook']}[/] v{e['version']}  run [bold]{e['run_id']}[/]")
-    elif kind == "playbook.step.completed":
-        console.print(f"[green]✓[/] [bold]{e['step']}[/]  [cyan]{e['persona']}[/]", end="")
-        t = e.get("transition")
-        if t:
-            note = " [dim](replayed)[/]" if t["replayed"] else ""
-            console.print(f"  {t['workflow_id']} {t['event']} by {t['actor']}: "
-                          f"{t['from']} → [bold]{t['to']}[/]{note}")  # fmt: skip
-        elif e.get("package_type"):
-            console.print(f"  handoff {e['from']} → {e['to']}: [magenta]{e['package_type']}[/]")
-            console.print_json(json.dumps(e["package"]), indent=None)
-        elif "query" in e:
-            found = len(e.get("results") or [])
-            console.print(f"  lookup {e['query']!r}: {found} passage(s) {e.get('note') or ''}")
-        elif e.get("topic"):
-            console.print(f"  notified [italic]{e['topic']}[/]")
-        else:
-            console.print(f"  approved by {e.get('approved_by')}")
-    elif kind == "playbook.step.waiting":
-        what = f" ({e['workflow']} {e['event']})" if e.get("event") else ""
-        console.print(f"[yellow]⏸[/] [bold]{e['step']}[/] waits for a person{what}: "
-                      f"{e.get('description') or ''}")  # fmt: skip
-    elif kind == "playbook.step.failed":
-        console.print(f"[red]✗[/] [bold]{e['step']}[/]: {e['error']}")
-    elif kind in ("playbook.completed", "playbook.failed"):
-        colour = "green" if e["status"] == "completed" else "red"
-        console.print(f"[{colour}]■ {e['status']}[/] in {e['duration_s']:.2f} s")
-
-
-@asynccontextmanager
-async def _runner(printing: bool) -> AsyncIterator[PlaybookRunner]:
-    from graphs.playbooks.lookup import knowledge_lookup
-
-    async def sink(e: dict[str, Any]) -> None:
-        _print_event(e)
-
-    async with await Database.connect() as db:
-        saver, pool = await open_checkpointer(db.url)
-        try:
-            yield PlaybookRunner(db, saver, lookup=knowledge_lookup(db),
-                                 sinks=[sink] if printing else [])  # fmt: skip
-        finally:
-            await pool.close()
-
-
-def _run_json(run: RunRecord) -> dict[str, Any]:
-    return run.model_dump(mode="json")
-
-
-async def _finish(
-    runner: PlaybookRunner, run: RunRecord, approve_as: str | None, hints: bool
-) -> RunRecord:
-    while approve_as and run.status == "waiting_approval":
-        for gate in await runner.pending(run.id):
-            if hints:
-                console.print(f"[yellow]→ approving {gate['step']} as human:{approve_as}[/]")
-            run = await runner.approve(run.id, gate["step"], by=approve_as)
-    if hints and run.status == "waiting_approval":
-        for gate in await runner.pending(run.id):
-            console.print(f"  grace playbooks approve {run.id} {gate['step']} --by NAME")
-    return run
 
 
 @app.command("list")
@@ -136,7 +57,7 @@ def show(
     try:
         pb = default_playbooks().get(playbook)
     except LookupError as exc:
-        raise _refuse(str(exc)) from None
+        raise refuse(str(exc)) from None
     if as_json:
         print_json(pb.model_dump(mode="json"))
         return
@@ -168,15 +89,15 @@ def validate_cmd(
 ) -> None:
     """Validate playbooks at a level (paranoid dry-runs each on a scratch database)."""
     if level not in LEVELS:
-        raise _refuse(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
+        raise refuse(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
     if all_:
         pbs = list(default_playbooks())
     elif target and Path(target).is_file():
         pbs = [_guard_load(Path(target))]
     elif target:
-        pbs = [_guard(_async_get(target))]
+        pbs = [guard(_async_get(target))]
     else:
-        raise _refuse("give a playbook id or file, or --all")
+        raise refuse("give a playbook id or file, or --all")
 
     async def go() -> list[Report]:
         if level != "paranoid":
@@ -205,7 +126,7 @@ def _guard_load(path: Path) -> Any:
     try:
         return load_file(path)
     except PlaybookError as exc:
-        raise _refuse(str(exc)) from None
+        raise refuse(str(exc)) from None
 
 
 def _async_get(pid: str) -> Callable[[], Awaitable[Any]]:
@@ -223,14 +144,14 @@ def _params(pairs: list[str], params_json: str | None, sample: bool, pid: str) -
         try:
             value = json.loads(params_json)
         except json.JSONDecodeError as exc:
-            raise _refuse(f"--params is not JSON: {exc.msg}") from None
+            raise refuse(f"--params is not JSON: {exc.msg}") from None
         if not isinstance(value, dict):
-            raise _refuse("--params must be a JSON object")
+            raise refuse("--params must be a JSON object")
         out.update(value)
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep:
-            raise _refuse(f"--param takes NAME=VALUE, got {pair!r}")
+            raise refuse(f"--param takes NAME=VALUE, got {pair!r}")
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
@@ -259,13 +180,13 @@ def run(
     values = _params(param or [], params, sample, playbook)
 
     async def go() -> RunRecord:
-        async with _runner(not as_json) as r:
+        async with open_runner(not as_json) as r:
             out = await r.start(playbook, values, requested_by=by)
-            return await _finish(r, out, approve_as, not as_json)
+            return await finish(r, out, approve_as, not as_json)
 
-    out = _guard(go)
+    out = guard(go)
     if as_json:
-        print_json(_run_json(out))
+        print_json(run_json(out))
     else:
         console.print(f"run [bold]{out.id}[/]: {out.status}")
 
@@ -283,12 +204,12 @@ def approve(
     """Answer an approval gate and continue the run."""
 
     async def go() -> RunRecord:
-        async with _runner(not as_json) as r:
+        async with open_runner(not as_json) as r:
             out = await r.approve(run_id, step, by=by, approved=not reject, note=note)
-            return await _finish(r, out, None, not as_json)
+            return await finish(r, out, None, not as_json)
 
-    out = _guard(go)
-    print_json(_run_json(out)) if as_json else console.print(f"run {out.id}: {out.status}")
+    out = guard(go)
+    print_json(run_json(out)) if as_json else console.print(f"run {out.id}: {out.status}")
 
 
 @app.command()
@@ -297,11 +218,11 @@ def resume(run_id: RunArg, as_json: JsonOpt = False) -> None:
     """Continue a run whose process died, from its last checkpoint (no step applied twice)."""
 
     async def go() -> RunRecord:
-        async with _runner(not as_json) as r:
-            return await _finish(r, await r.resume(run_id), None, not as_json)
+        async with open_runner(not as_json) as r:
+            return await finish(r, await r.resume(run_id), None, not as_json)
 
-    out = _guard(go)
-    print_json(_run_json(out)) if as_json else console.print(f"run {out.id}: {out.status}")
+    out = guard(go)
+    print_json(run_json(out)) if as_json else console.print(f"run {out.id}: {out.status}")
 
 
 @app.command()
@@ -310,13 +231,13 @@ def status(run_id: RunArg, as_json: JsonOpt = False) -> None:
     """Show a run: status, instances, and every step with its package or transition."""
 
     async def go() -> tuple[RunRecord, list[dict[str, Any]]]:
-        async with _runner(False) as r:
+        async with open_runner(False) as r:
             rec = await r.store.get(run_id)
             return rec, await r.pending(run_id) if rec.status == "waiting_approval" else []
 
-    rec, gates = _guard(go)
+    rec, gates = guard(go)
     if as_json:
-        print_json({**_run_json(rec), "waiting_on": gates})
+        print_json({**run_json(rec), "waiting_on": gates})
         return
     console.print(f"run [bold]{rec.id}[/] of [bold]{rec.playbook_id}[/] v{rec.version}: "
                   f"[bold]{rec.status}[/]{' — ' + rec.error if rec.error else ''}")  # fmt: skip
@@ -341,11 +262,11 @@ def cancel(run_id: RunArg, as_json: JsonOpt = False) -> None:
     """Cancel a run (at once when it waits for a person, else before its next steps)."""
 
     async def go() -> RunRecord:
-        async with _runner(False) as r:
+        async with open_runner(False) as r:
             return await r.cancel(run_id)
 
-    out = _guard(go)
-    print_json(_run_json(out)) if as_json else console.print(f"run {out.id}: {out.status}")
+    out = guard(go)
+    print_json(run_json(out)) if as_json else console.print(f"run {out.id}: {out.status}")
 
 
 @app.command("rollback")
@@ -361,13 +282,13 @@ def rollback_cmd(
 ) -> None:
     """Undo a run's steps by compensating transitions, newest first."""
     if strategy not in STRATEGIES:
-        raise _refuse(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+        raise refuse(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
 
     async def go() -> Any:
-        async with _runner(False) as r:
+        async with open_runner(False) as r:
             return await rollback(r, run_id, strategy, checkpoint=checkpoint, by=by)
 
-    rep = _guard(go)
+    rep = guard(go)
     if as_json:
         print_json(rep.as_dict())
         return
@@ -391,12 +312,12 @@ def history(
     """Recent runs, newest first."""
 
     async def go() -> list[RunRecord]:
-        async with _runner(False) as r:
+        async with open_runner(False) as r:
             return await r.store.history(playbook, limit)
 
-    runs = _guard(go)
+    runs = guard(go)
     if as_json:
-        print_json([_run_json(x) for x in runs])
+        print_json([run_json(x) for x in runs])
         return
     table = Table()
     for col in ("run", "playbook", "status", "by", "started"):
@@ -414,10 +335,10 @@ def analytics(as_json: JsonOpt = False) -> None:
     """Runs per playbook by outcome, success rate and duration."""
 
     async def go() -> list[dict[str, Any]]:
-        async with _runner(False) as r:
+        async with open_runner(False) as r:
             return await r.store.analytics()
 
-    rows = _guard(go)
+    rows = guard(go)
     if as_json:
         print_json(rows)
         return
@@ -450,11 +371,11 @@ def suggest(
     async def go() -> list[Any]:
         settings = get_settings()
         encoder = router_embedder(settings.data_dir / "models", get_default_embedder(settings))
-        async with _runner(False) as r:
+        async with open_runner(False) as r:
             history = await r.store.success_rates()
         return PlaybookSuggester(encoder).rank(context, recent=recent or [], history=history, k=k)
 
-    ranked = _guard(go)
+    ranked = guard(go)
     if as_json:
         print_json([s.as_dict() for s in ranked])
         return
