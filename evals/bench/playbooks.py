@@ -8,6 +8,8 @@ completions of one run.
 
 Scenarios:
     single_run: one run of the chain (target: p50 <= 5 ms per step on 2 cores, issue 16).
+    single_run_async_checkpoints: the same with ``durability="async"`` (checkpoint writes
+        overlap the next superstep).
     concurrent_<n>: ``n`` runs of the chain at once; throughput is steps/s over all of them.
 """
 
@@ -86,6 +88,15 @@ async def run_playbook_bench(
             target=f"p50 <= {STEP_P50_TARGET_MS:g} ms per step",
             met=lat.p50_ms <= STEP_P50_TARGET_MS,
         ))  # fmt: skip
+        runner.durability = "async"
+        gaps = []
+        elapsed = await _runs(runner, 1, gaps)
+        scenarios.append(Scenario(
+            name="single_run_async_checkpoints", throughput_per_s=round(steps / elapsed, 1),
+            latency=LatencySummary.from_seconds(gaps),
+            params={"runs": 1, "steps_per_run": steps, "durability": "async"},
+        ))  # fmt: skip
+        runner.durability = "sync"
         gaps = []
         elapsed = await _runs(runner, concurrency, gaps)
         scenarios.append(Scenario(

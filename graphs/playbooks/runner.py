@@ -9,7 +9,7 @@ transition owners is caught before anything moves.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from langgraph.types import Command
@@ -21,6 +21,8 @@ from graphs.playbooks.steps import AfterApply, EventSink, Lookup, Services
 from graphs.playbooks.store import PlaybookStore, RunRecord
 from graphs.playbooks.validate import Report, validate
 from graphs.workflows.engine import WorkflowEngine
+
+Durability = Literal["sync", "async", "exit"]
 
 
 class PlaybookInvalidError(PlaybookError):
@@ -53,6 +55,11 @@ class PlaybookRunner:
         sinks: Progress event receivers (webhooks, metrics, a CLI printer…).
         after_apply: Test hook, see :class:`~graphs.playbooks.steps.Services`.
         writer: Chat model for handoff notes (the runtime's provider model; None offline).
+        durability: LangGraph checkpoint durability. ``sync`` (default): each superstep's
+            checkpoint is committed before the next starts, so a crash re-runs at most the
+            steps in flight. ``async`` overlaps the write with the next superstep (faster; a
+            crash may also re-run the steps just finished, which replay through the engine's
+            idempotency keys and change nothing twice).
     """
 
     def __init__(
@@ -66,6 +73,7 @@ class PlaybookRunner:
         sinks: list[EventSink] | None = None,
         after_apply: AfterApply | None = None,
         writer: Any = None,
+        durability: Durability = "sync",
     ) -> None:
         self.db = db
         self.playbooks = playbooks or default_playbooks()
@@ -75,6 +83,7 @@ class PlaybookRunner:
             self.engine, self.store, lookup, list(sinks or []), after_apply, writer
         )
         self.checkpointer = checkpointer
+        self.durability: Durability = durability
         self._graphs: dict[tuple[str, int], Any] = {}
 
     def graph(self, pb: Playbook) -> Any:
@@ -144,7 +153,7 @@ class PlaybookRunner:
     async def _drive(self, pb: Playbook, run_id: UUID | str, command: Any) -> RunRecord:
         config = thread_config(run_id)
         started = time.perf_counter()
-        await self.graph(pb).ainvoke(command, config, durability="sync")
+        await self.graph(pb).ainvoke(command, config, durability=self.durability)
         snap = await self.graph(pb).aget_state(config)
         if snap.interrupts:
             await self.store.set_status(run_id, "waiting_approval")
