@@ -37,6 +37,7 @@ from api.routes import (
     events,
     health,
     knowledge,
+    playbooks,
     threads,
     webhooks,
     workflows,
@@ -122,6 +123,7 @@ def create_app(
             {"name": "threads", "description": "Conversations."},
             {"name": "escalations", "description": "Level-4 decisions by people."},
             {"name": "workflows", "description": "Workflow definitions, instances, events."},
+            {"name": "playbooks", "description": "Multi-step automations across personas."},
             {"name": "knowledge", "description": "Ingestion jobs and search with citations."},
             {"name": "webhooks", "description": "Signed inbound events from other systems."},
             {"name": "events", "description": "Live transitions, escalations and job progress."},
@@ -131,8 +133,8 @@ def create_app(
     app.state.settings, app.state.dev = settings, dev
     app.state.metrics, app.state.background = metrics, background
     install_error_handlers(app)
-    for module in (chat, completions, agents, threads, escalations, workflows, knowledge,
-                   events, webhooks, health):  # fmt: skip
+    for module in (chat, completions, agents, threads, escalations, workflows, playbooks,
+                   knowledge, events, webhooks, health):  # fmt: skip
         app.include_router(module.router)
     install_security(app, settings, dev=dev)
     # Outermost last: request ids wrap everything, metrics see every answer (413s included).

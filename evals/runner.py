@@ -34,6 +34,7 @@ SUITES: tuple[str, ...] = (
     "retrieval",
     "answers",
     "compliance",
+    "playbooks",
     "injection",
 )
 #: Suites that need the starter corpus in the knowledge base.

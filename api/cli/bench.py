@@ -82,6 +82,23 @@ def workflows(
 
 @app.command()
 @handle_errors
+def playbooks(
+    steps: Annotated[int, typer.Option(min=10, help="Steps in the measured chain.")] = 200,
+    concurrency: Annotated[int, typer.Option(min=2, max=64, help="Concurrent runs.")] = 8,
+    out: OutOpt = Path("bench-results"),
+) -> None:
+    """Playbook engine overhead per step (p50 target 5 ms), then N concurrent runs."""
+    from evals.bench.playbooks import run_playbook_bench
+
+    with console.status("Running the playbook engine benchmark…"):
+        report = run_async(
+            lambda: run_playbook_bench(get_settings(), steps=steps, concurrency=concurrency)
+        )
+    _show(report, out)
+
+
+@app.command()
+@handle_errors
 def knowledge(
     vectors: Annotated[
         int, typer.Option(min=1000, help="Synthetic 384-d vectors for the search part.")

@@ -19,7 +19,7 @@ from api.cli.console import (
 )
 
 app = typer.Typer(
-    help="Eval suites: routing, escalation, retrieval, answers, compliance, injection.",
+    help="Eval suites: routing, escalation, retrieval, answers, compliance, playbooks, injection.",
     no_args_is_help=True,
 )
 
@@ -42,7 +42,7 @@ def run(
         list[str] | None,
         typer.Argument(
             help="Suites to run (default: all): routing escalation retrieval answers "
-            "compliance injection."
+            "compliance playbooks injection."
         ),
     ] = None,
     provider: Annotated[

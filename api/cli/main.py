@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import bench, chat, db, demo, knowledge, workflows
+from api.cli import bench, chat, db, demo, knowledge, playbooks, workflows
 from api.cli import eval as eval_cli
 from api.cli import keys as keys_cli
 from api.cli import serve as serve_cli
@@ -34,6 +34,7 @@ app.command("ingest")(knowledge.ingest)
 app.command("search")(knowledge.search)
 app.add_typer(knowledge.app, name="knowledge")
 app.add_typer(workflows.app, name="workflows")
+app.add_typer(playbooks.app, name="playbooks")
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
 app.add_typer(eval_cli.app, name="eval")

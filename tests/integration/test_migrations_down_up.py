@@ -26,5 +26,5 @@ def test_0004_and_0005_down_and_up(database_url: str) -> None:
     command.downgrade(migrate.alembic_config(database_url), "0003")
     assert migrate.current_revision(database_url) == "0003" and _tables(database_url) == set()
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == "0005" == migrate.SCHEMA_HEAD
+    assert migrate.current_revision(database_url) == migrate.SCHEMA_HEAD
     assert _tables(database_url) == set(TABLES)
