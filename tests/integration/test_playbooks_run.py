@@ -37,7 +37,7 @@ async def test_agency_cycle_runs_to_completion_with_each_state_change_once(db: D
         by_event = {h.event: h.actor for h in history}
         assert by_event["lead_qualified"] == "nyra"
         assert by_event["terms_agreed"] == "human:alice"
-        assert by_event["payment_received"] == "system"
+        assert by_event["payment_received"] == "solari"
         keys = [h.idempotency_key for h in history if h.event != "start"]
         assert keys == [idempotency_key(str(run.id), s) for s in
                         ("qualify", "discovery", "proposal", "agree_terms", "sign_contract",
