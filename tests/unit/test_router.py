@@ -313,12 +313,13 @@ def test_cached_router_loads_and_routes_without_sklearn(
     import sys
 
     LocalRouter(registry, HashingEmbedder(256), cache_dir=tmp_path)
+    where = repr(str(tmp_path))
     code = (
         "import sys\n"
         "from agents.registry import PersonaRegistry\n"
         "from agents.router import LocalRouter\n"
         "from tests.contracts.embedder import HashingEmbedder\n"
-        f"r = LocalRouter(PersonaRegistry.load(), HashingEmbedder(256), cache_dir={str(tmp_path)!r})\n"
+        f"r = LocalRouter(PersonaRegistry.load(), HashingEmbedder(256), cache_dir={where})\n"
         "d = r.route('Can I move my Thursday massage?', current='atlas')\n"
         "print(d.persona, 'sklearn' in sys.modules)\n"
     )
