@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -294,7 +295,12 @@ def test_fitted_router_is_cached_and_routes_the_same(
 
     fits: list[int] = []
     real = router_model._fit_members
-    monkeypatch.setattr(router_model, "_fit_members", lambda *a: fits.append(1) or real(*a))
+
+    def counted(*args: Any) -> Any:
+        fits.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(router_model, "_fit_members", counted)
     first = LocalRouter(registry, HashingEmbedder(256), cache_dir=tmp_path)
     loaded = LocalRouter(registry, HashingEmbedder(256), cache_dir=tmp_path)
     assert len(fits) == 1 and len(list(tmp_path.glob("router-*.pkl"))) == 1
@@ -328,3 +334,12 @@ def test_cached_router_loads_and_routes_without_sklearn(
     )
     persona, imported = out.stdout.split()
     assert persona in PERSONAS and imported == "False"
+
+
+def test_router_shares_the_process_onnx_encoder(tmp_path: Path) -> None:
+    from agents.encoder import OnnxEncoder, router_embedder
+    from knowledge.embedding.cache import CachedEmbedder
+
+    encoder = OnnxEncoder(tmp_path)
+    assert router_embedder(tmp_path, CachedEmbedder(encoder)) is encoder  # one model in memory
+    assert not encoder.loaded  # nothing loaded just to pick it
