@@ -20,7 +20,7 @@ import structlog
 if TYPE_CHECKING:
     from graphs.core.database import Database
     from knowledge.embedding.base import Embedder
-    from knowledge.ingest import JobRecord
+    from knowledge.jobs import JobRecord
 
 #: Collection the starter corpus joins (the one ``grace demo`` uses).
 STARTER_COLLECTION = "handbook"
