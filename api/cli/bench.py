@@ -211,6 +211,25 @@ def api(
 
 @app.command()
 @handle_errors
+def startup(
+    runs: Annotated[int, typer.Option(min=1, max=20, help="Measured processes per row.")] = 3,
+    out: OutOpt = Path("bench-results"),
+) -> None:
+    """Start-up: cold `grace ask` wall time and peak RSS, `grace serve` time to /readyz 200.
+
+    Fresh processes on a prepared scratch data dir under /tmp (embedded server, offline
+    replies); the ONNX export is copied from your data dir when present. Targets: ask < 3 s,
+    serve ready < 5 s (an idle two-core machine; the load average is in the report).
+    """
+    from evals.bench.startup import run_startup_bench
+
+    with console.status(f"Starting grace ask and grace serve {runs} times each…"):
+        report = run_startup_bench(get_settings(), runs=runs)
+    _show(report, out)
+
+
+@app.command()
+@handle_errors
 def scale(
     duration: Annotated[
         float, typer.Option(min=1.0, help="Measured seconds per chat phase.")

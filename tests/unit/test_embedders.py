@@ -516,6 +516,25 @@ def test_onnx_encoder_falls_back_when_it_cannot_load(
         OnnxEncoder(tmp_path).load()
 
 
+def test_cache_wrappers_report_and_warm_the_inner_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """/readyz and the server's warm-up see the model through the caches (they did not)."""
+    from knowledge.embedding.onnx import OnnxEncoder
+    from knowledge.embedding.redis_cache import RedisCachedEmbedder
+
+    def refuse(self: OnnxEncoder) -> None:
+        raise EmbedderUnavailableError("no onnxruntime here")
+
+    monkeypatch.setattr(OnnxEncoder, "_load", refuse)  # so the fallback (a fake) loads
+    encoder = OnnxEncoder(tmp_path, fallback=HashingEmbedder(16))
+    cached = CachedEmbedder(RedisCachedEmbedder(encoder, None, ttl_s=60))  # type: ignore[arg-type]
+    assert cached.loaded is False
+    cached.warmup()
+    assert cached.loaded is True and encoder.loaded
+    assert CachedEmbedder(HashingEmbedder(8)).loaded is True  # nothing to load
+
+
 def test_factory_openai_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRACE_EMBEDDING_PROVIDER", "openai")
     with pytest.raises(EmbedderConfigurationError, match="OPENAI_API_KEY"):
