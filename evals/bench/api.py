@@ -297,6 +297,7 @@ async def run_api_bench(
     from evals.bench.api_server import bench_servers, wait_ready
     from graphs.workflows.engine import WorkflowEngine
 
+    load = f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "?"
     url, _ = await recreate_database(settings, SCRATCH_DATABASE)
     search = "search" in scenarios
     offline = "chat_offline" in scenarios
@@ -367,6 +368,7 @@ async def run_api_bench(
         "router": "fixed (chat_offline: the local router)",
         "database": "embedded" if settings.uses_embedded_database else "DATABASE_URL",
         "redis": "configured" if settings.redis_url is not None else "none",
+        "load_1m_before": load,
     }
     return BenchReport(benchmark="api", scenarios=results, environment=env_facts)
 
