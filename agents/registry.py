@@ -19,6 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from graphs.workflows.catalog import WorkflowCatalog, default_catalog
 from graphs.workflows.model import PERSONAS, Transition, Workflow
 
+#: libyaml's safe loader when PyYAML was built with it: the same documents ~10x faster than
+#: the pure-Python SafeLoader (~0.4 s per start for these files on two cores).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 #: The supervisor's persona id. Grace owns no workflow transition (see ``personas.yaml``).
 GRACE = "grace"
 #: Every persona id the registry must hold: the eight personas, then Grace.
@@ -192,7 +196,7 @@ class PersonaRegistry:
     def from_text(cls, text: str, *, catalog: WorkflowCatalog) -> PersonaRegistry:
         """Parse a registry from YAML text (see :meth:`load`)."""
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_YAML_LOADER)
             raw = _RegistryFile.model_validate(data)
         except (yaml.YAMLError, ValidationError) as exc:
             raise RegistryError(f"invalid persona registry: {exc}") from exc

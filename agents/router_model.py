@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,6 +55,12 @@ _HANDOFF = re.compile(
     r"^(?P<what>.+?);\s*(?P<who>[a-z]+) handles? (?:those|that|them|it)\b", re.IGNORECASE
 )
 _WORD = re.compile(r"[a-z0-9']+")
+_SPACES = re.compile(r"\s\s+")
+#: n-gram lengths of the character member (CV, see module doc).
+CHAR_NGRAMS = (2, 5)
+#: Version of the fitting code, part of the fit-cache key: bump it when the members, their
+#: features or the stored classes change.
+FIT_CODE_VERSION = "router-ensemble-v1"
 #: Acknowledgements and fillers that never identify a request, on top of scikit-learn's
 #: English stop words.
 _FILLER_WORDS = """ok okay thanks thank great sure yes yeah yep no nope good fine perfect cool
@@ -131,21 +139,57 @@ class _Linear:
         return _log_softmax(np.asarray(x @ self.coef.T, np.float64) + self.intercept)
 
 
+def char_ngrams(text: str) -> list[str]:
+    """Character 2-5-grams within word boundaries, each word padded with one space.
+
+    The same features as scikit-learn's ``TfidfVectorizer(analyzer="char_wb",
+    ngram_range=(2, 5))`` (lower-cased; checked in the unit tests), as a plain function so a
+    fitted router loads and runs without importing scikit-learn (~1.3 s of start-up).
+    """
+    out: list[str] = []
+    for word in _SPACES.sub(" ", text.lower()).split():
+        padded = f" {word} "
+        for n in range(CHAR_NGRAMS[0], CHAR_NGRAMS[1] + 1):
+            offset = 0
+            out.append(padded[offset : offset + n])
+            while offset + n < len(padded):
+                offset += 1
+                out.append(padded[offset : offset + n])
+            if offset == 0:  # the word is shorter than n: longer n-grams are the same text
+                break
+    return out
+
+
+def word_ngrams(text: str) -> list[str]:
+    """Stemmed words (:func:`word_tokens`) and adjacent word pairs joined by a space.
+
+    The same features as ``TfidfVectorizer(tokenizer=word_tokens, ngram_range=(1, 2))``.
+    """
+    tokens = word_tokens(text)
+    return [*tokens, *(f"{a} {b}" for a, b in pairwise(tokens))]
+
+
 class _Lexical:
-    """A fitted TF-IDF vectorizer and its softmax regression, evaluated without scipy.
+    """A fitted TF-IDF vocabulary and its softmax regression, evaluated without scipy.
 
     ``TfidfVectorizer.transform`` costs ~1.2 ms for one short message (sparse-matrix overhead);
     the same arithmetic on the few n-grams present (sublinear tf x idf, L2 norm, a gather of the
     coefficient rows) takes ~0.1 ms and gives the same features (checked in the unit tests).
+    Pickles without the vectorizer (``vectorizer`` is None after loading from the fit cache).
     """
 
     def __init__(self, vectorizer: Any, linear: _Linear) -> None:
-        self.vectorizer = vectorizer
+        self.vectorizer: Any = vectorizer
         self.linear = linear
-        self._analyze = vectorizer.build_analyzer()
-        self._vocabulary: dict[str, int] = dict(vectorizer.vocabulary_)
+        self._analyze: Callable[[str], list[str]] = vectorizer.analyzer
+        self._vocabulary: dict[str, int] = {
+            str(k): int(v) for k, v in vectorizer.vocabulary_.items()
+        }
         self._idf = np.asarray(vectorizer.idf_, np.float64)
         self._weights_t = np.ascontiguousarray(linear.coef.T)  # (features, classes)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "vectorizer": None}
 
     def features(self, text: str) -> tuple[npt.NDArray[np.intp], FloatArray]:
         """Indices and values of the text's non-zero TF-IDF features."""
@@ -167,6 +211,14 @@ class _Lexical:
         return _log_softmax(z)
 
 
+@dataclass(frozen=True)
+class _Fitted:
+    """What a fit produces and the fit cache stores: the members and the stop-word list."""
+
+    members: tuple[_Linear, _Lexical, _Lexical]
+    stop_words: frozenset[str]
+
+
 class RouterModel:
     """The fitted ensemble; build it with :meth:`fit`."""
 
@@ -179,12 +231,14 @@ class RouterModel:
         weights: tuple[float, float, float],
         temperature: float,
         name_evidence: float,
+        stop_words: frozenset[str] = frozenset(),
     ) -> None:
         self.embedder = embedder
         self.labels = labels
         self.weights = weights
         self.temperature = temperature
         self.name_evidence = name_evidence
+        self.stop_words = stop_words
         self._members = members
         self._names = re.compile(r"(?<![\w])@?(" + "|".join(labels) + r")\b", re.IGNORECASE)
 
@@ -198,14 +252,21 @@ class RouterModel:
         weights: tuple[float, float, float] = WEIGHTS,
         temperature: float = TEMPERATURE,
         name_evidence: float = NAME_EVIDENCE,
+        cache_dir: str | Path | None = None,
     ) -> RouterModel:
         """Embed the training texts in one batch and fit the three members.
+
+        With ``cache_dir`` the fitted members are kept on disk (:mod:`agents.fit_cache`), keyed
+        by ``embedder.model``, the examples, the labels, the members' hyperparameters and
+        :data:`FIT_CODE_VERSION`: a later start with the same inputs loads them (~10 ms instead
+        of ~5 s on two cores), any change refits. Weights, temperature and name evidence apply
+        after the members and are not part of the key.
 
         Raises:
             ValueError: a persona has no training text, a label is unknown, the temperature is
                 not positive or a weight is negative.
         """
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        from agents import fit_cache
 
         if temperature <= 0 or min(weights) < 0 or sum(weights) <= 0:
             raise ValueError("temperature must be > 0 and weights >= 0 with a positive sum")
@@ -213,39 +274,39 @@ class RouterModel:
         unknown = sorted({who for _, who in examples} - set(index))
         if unknown:
             raise ValueError(f"training labels not among the personas: {unknown}")
-        texts = [t for t, _ in examples]
-        y = [index[who] for _, who in examples]
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
-        words = TfidfVectorizer(
-            tokenizer=word_tokens, token_pattern=None, ngram_range=(1, 2), sublinear_tf=True
-        )
-        members = (
-            _Linear.fit(embedder.embed_documents(texts), y, C_EMBEDDING),
-            _Lexical(chars, _Linear.fit(chars.fit_transform(texts), y, C_CHARS)),
-            _Lexical(words, _Linear.fit(words.fit_transform(texts), y, C_WORDS)),
+        pairs = [(t, who) for t, who in examples]
+        data = {
+            "examples": pairs,
+            "labels": list(labels),
+            "C": [C_EMBEDDING, C_CHARS, C_WORDS],
+            "char_ngrams": list(CHAR_NGRAMS),
+        }
+        key = fit_cache.fit_key(encoder=embedder.model, data=data, code=FIT_CODE_VERSION)
+        fitted = fit_cache.load_or_fit(
+            cache_dir, "router", key, lambda: _fit_members(pairs, index, embedder)
         )
         return cls(
             embedder,
-            members,
+            fitted.members,
             labels=labels,
             weights=weights,
             temperature=temperature,
             name_evidence=name_evidence,
+            stop_words=fitted.stop_words,
         )
 
-    @staticmethod
-    def content_words(text: str) -> list[str]:
+    def content_words(self, text: str) -> list[str]:
         """Words of ``text`` that can carry a request: not stop words, chit-chat or numbers.
 
-        A message with fewer than two of these ("ok and what time?", "thanks, sounds good")
-        names no request of its own; the router treats it as a follow-up.
+        Stop words are scikit-learn's English list (kept with the fitted model, so routing
+        never imports scikit-learn). A message with fewer than two of these ("ok and what
+        time?", "thanks, sounds good") names no request of its own; the router treats it as a
+        follow-up.
         """
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
         return [
             stem(w)
             for w in _WORD.findall(text.lower())
-            if len(w) > 2 and w not in ENGLISH_STOP_WORDS and w not in FILLERS and not w.isdigit()
+            if len(w) > 2 and w not in self.stop_words and w not in FILLERS and not w.isdigit()
         ]
 
     def logits(self, texts: list[str]) -> FloatArray:
@@ -269,3 +330,23 @@ class RouterModel:
         """Calibrated probabilities, shape ``(len(texts), len(labels))``, rows summing to 1."""
         out: FloatArray = np.exp(_log_softmax(self.logits(texts)))
         return out
+
+
+def _fit_members(
+    examples: Sequence[tuple[str, str]], index: dict[str, int], embedder: Embedder
+) -> _Fitted:
+    """Fit the embedding, character and word members on ``examples`` (scikit-learn)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+    texts = [t for t, _ in examples]
+    y = [index[who] for _, who in examples]
+    # Callable analyzers: the same features as sklearn's char_wb and tokenizer analyzers, and
+    # a fitted member that needs no scikit-learn to run (see char_ngrams).
+    chars = TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True)
+    words = TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True)
+    members = (
+        _Linear.fit(embedder.embed_documents(texts), y, C_EMBEDDING),
+        _Lexical(chars, _Linear.fit(chars.fit_transform(texts), y, C_CHARS)),
+        _Lexical(words, _Linear.fit(words.fit_transform(texts), y, C_WORDS)),
+    )
+    return _Fitted(members, frozenset(ENGLISH_STOP_WORDS))

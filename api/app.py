@@ -80,7 +80,9 @@ def create_app(
         settings: Process settings (default: :func:`get_settings`).
         runtime: An open runtime to serve (the caller closes it). None: the app opens
             ``GraceRuntime.open(settings)`` at startup, warms the embedder in the background
-            (``/readyz`` is 503 until it is loaded) and closes the runtime at shutdown.
+            (``/readyz`` is 503 until it is loaded), loads the starter corpus into an empty
+            knowledge base in the background (``GRACE_LOAD_STARTER_CORPUS``) and closes the
+            runtime at shutdown.
         dev: Dev mode: requests without an API key act as an admin named ``dev``.
 
     Returns:
@@ -98,6 +100,8 @@ def create_app(
         app.state.schedule_ingest = _ingest_scheduler(app, settings, rt, background)
         if runtime is None:
             background.spawn(_warm_up(rt), name="warm-up")
+            if settings.load_starter_corpus:
+                background.spawn(_starter_corpus(rt), name="starter-corpus")
         try:
             yield
         finally:
@@ -151,6 +155,19 @@ async def _warm_up(rt: GraceRuntime) -> None:
     if warm is not None:
         await asyncio.to_thread(warm)
         log.info("api.warmed_up")
+
+
+async def _starter_corpus(rt: GraceRuntime) -> None:
+    """Load the shipped handbook into an empty knowledge base (``knowledge.starter``)."""
+    retriever = rt.deps.retriever
+    if retriever is None:
+        return
+    from knowledge.starter import load_starter_corpus
+
+    try:
+        await load_starter_corpus(rt.db, retriever.embedder)
+    except Exception as exc:  # serving goes on without it; the log says why
+        log.warning("starter_corpus_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _ingest_scheduler(

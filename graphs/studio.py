@@ -31,7 +31,7 @@ async def make_graph(config: Any = None) -> Any:
         settings=settings,
         engine=WorkflowEngine(db),
         registry=registry,
-        router=LocalRouter(registry, embedder),
+        router=LocalRouter(registry, embedder, cache_dir=settings.models_dir),
         retriever=Retriever(PgVectorStore(db), embedder),
         model=make_chat_model(settings),
     )

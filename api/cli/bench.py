@@ -191,7 +191,9 @@ def api(
     ] = None,
     scenario: Annotated[
         list[str] | None,
-        typer.Option(help="chat, chat_saturated, workflows and/or search (default: all four)."),
+        typer.Option(
+            help="chat, chat_saturated, workflows, search and/or chat_offline (default: all)."
+        ),
     ] = None,
     servers: Annotated[
         int,
@@ -201,13 +203,14 @@ def api(
     ] = 1,
     out: OutOpt = Path("bench-results"),
 ) -> None:
-    """HTTP API under concurrent load on loopback (fake LLM): req/s and p50/p95/p99.
+    """HTTP API under concurrent load on loopback: req/s and p50/p95/p99.
 
     The server runs in its own process against a scratch database ``grace_bench_api`` on the
     embedded server (or DATABASE_URL). ``chat`` offers steady loads (CLIENTS x RATE
     messages/s, one row per rate) and carries the p99 target; ``chat_saturated`` sends back
-    to back and measures capacity. ``search`` loads the local embedding model and ingests the
-    handbook.
+    to back and measures capacity (both with a fake LLM and a fixed router). ``search`` loads
+    the local embedding model and ingests the handbook. ``chat_offline`` sends back to back to
+    what a user without an LLM key runs: the real router, retrieval and offline replies.
     """
     from evals.bench.api import RATES_PER_CLIENT, SCENARIOS, run_api_bench
 
@@ -223,6 +226,25 @@ def api(
                 servers=servers,
             )
         )
+    _show(report, out)
+
+
+@app.command()
+@handle_errors
+def startup(
+    runs: Annotated[int, typer.Option(min=1, max=20, help="Measured processes per row.")] = 3,
+    out: OutOpt = Path("bench-results"),
+) -> None:
+    """Start-up: cold `grace ask` wall time and peak RSS, `grace serve` time to /readyz 200.
+
+    Fresh processes on a prepared scratch data dir under /tmp (embedded server, offline
+    replies); the ONNX export is copied from your data dir when present. Targets: ask < 3 s,
+    serve ready < 5 s (an idle two-core machine; the load average is in the report).
+    """
+    from evals.bench.startup import run_startup_bench
+
+    with console.status(f"Starting grace ask and grace serve {runs} times each…"):
+        report = run_startup_bench(get_settings(), runs=runs)
     _show(report, out)
 
 

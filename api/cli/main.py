@@ -63,5 +63,12 @@ def _root(
 
 
 def main() -> None:
-    """Run the ``grace`` CLI."""
+    """Run the ``grace`` CLI.
+
+    SIGTERM exits normally (exit code 143), so the embedded database server is released
+    (and stopped after the last process, unless ``GRACE_EMBEDDED_KEEP_RUNNING``).
+    """
+    from graphs.core.embedded import exit_on_sigterm
+
+    exit_on_sigterm()
     app()

@@ -21,6 +21,11 @@ Scenarios:
         alternately, back to back.
     search: ``POST /v1/knowledge/search`` over the shipped handbook (real local embedder),
         back to back.
+    chat_offline: ``POST /v1/chat`` back to back (closed loop) against a second server
+        process that runs what a user without an LLM key runs: the real local router (ONNX
+        MiniLM + the fitted ensemble), retrieval over the handbook and offline replies. Half
+        the turns are handbook questions, half booking requests. Its throughput is the
+        capacity a keyless user sees; the rows above isolate the API and graph overhead.
 
 The clients share the 2 cores of the reference machine with the server and PostgreSQL, so the
 latencies include client-side overhead; they are an upper bound of the server's own.
@@ -52,7 +57,7 @@ from graphs.core.settings import Settings
 
 #: Target from the API issue: chat p99 with the fake LLM, and no errors.
 CHAT_P99_TARGET_MS = 100.0
-SCENARIOS = ("chat", "chat_saturated", "workflows", "search")
+SCENARIOS = ("chat", "chat_saturated", "workflows", "search", "chat_offline")
 #: Default offered loads per chat client, messages/s. With 50 clients: 12.5, 25 and 50 turns/s
 #: in all, against a person typing to an agent every 15-30 s (~0.05/s each).
 RATES_PER_CLIENT = (0.25, 0.5, 1.0)
@@ -237,6 +242,18 @@ def _workflow_reads(ids: Sequence[str]) -> Request:
     return call
 
 
+def _chat_offline(run: str) -> Request:
+    async def call(client: httpx.AsyncClient, user: int, k: int) -> httpx.Response:
+        thread = f"bench-off-{run}-{user}-{k // _TURNS_PER_THREAD}"
+        if k % 2:
+            message = f"Can I move my booking to Friday? ({k})"
+        else:
+            message = _QUESTIONS[(user + k) % len(_QUESTIONS)]
+        return await client.post("/v1/chat", json={"message": message, "thread_id": thread})
+
+    return call
+
+
 async def _search(client: httpx.AsyncClient, user: int, k: int) -> httpx.Response:
     body = {"query": _QUESTIONS[(user + k) % len(_QUESTIONS)], "k": 5}
     return await client.post("/v1/knowledge/search", json=body)
@@ -259,7 +276,8 @@ async def run_api_bench(
             run (every request is the same dev-mode principal).
         duration_s: Measured seconds per scenario.
         clients: Concurrent clients.
-        scenarios: Any of :data:`SCENARIOS` (``search`` loads the local embedding model).
+        scenarios: Any of :data:`SCENARIOS` (``search`` and ``chat_offline`` load the local
+            embedding model and ingest the handbook).
         warmup_s: Unmeasured warm-up per scenario.
         rates_per_client: Messages per second each client offers in ``chat``, one row each.
         servers: Server processes (like ``grace serve --workers N``); clients are spread
@@ -279,8 +297,10 @@ async def run_api_bench(
     from evals.bench.api_server import bench_servers, wait_ready
     from graphs.workflows.engine import WorkflowEngine
 
+    load = f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "?"
     url, _ = await recreate_database(settings, SCRATCH_DATABASE)
     search = "search" in scenarios
+    offline = "chat_offline" in scenarios
     results: list[Scenario] = []
     work = tempfile.mkdtemp(prefix="grace-bench-api-")
     env = {
@@ -290,7 +310,7 @@ async def run_api_bench(
     }  # fmt: skip
     db = await Database.connect(settings, url=url)
     try:
-        if search:
+        if search or offline:
             from knowledge.embedding.factory import get_default_embedder
 
             await _ingest_handbook(db, get_default_embedder(settings))
@@ -300,6 +320,8 @@ async def run_api_bench(
             await wait_ready(base, Path(work))
             run = uuid.uuid4().hex[:8]
             for name in scenarios:
+                if name == "chat_offline":
+                    continue  # against its own server, below
                 if name == "chat":
                     for rate in rates_per_client:
                         offered = clients * rate
@@ -325,15 +347,28 @@ async def run_api_bench(
                     base, plan[name], clients=clients, duration_s=duration_s, warmup_s=warmup_s
                 )
                 results.append(_scenario(name, res, clients, load="closed loop"))
+        if offline:
+            logs = Path(work) / "offline"
+            logs.mkdir()
+            with bench_servers(servers, env, logs, offline=True) as base:
+                await wait_ready(base, logs)
+                res = await drive(
+                    base, _chat_offline(uuid.uuid4().hex[:8]), clients=clients,
+                    duration_s=duration_s, warmup_s=warmup_s,
+                )  # fmt: skip
+                row = _scenario("chat_offline", res, clients, load="closed loop")
+                row.params["runtime"] = "real router, retrieval, offline replies"
+                results.append(row)
     finally:
         await db.close()
         shutil.rmtree(work, ignore_errors=True)
     env_facts = machine_facts() | {
         "server": f"uvicorn (uvloop), {servers} process(es) of their own, loopback",
-        "llm": "instant fake",
-        "router": "fixed",
+        "llm": "instant fake (chat_offline: offline replies)",
+        "router": "fixed (chat_offline: the local router)",
         "database": "embedded" if settings.uses_embedded_database else "DATABASE_URL",
         "redis": "configured" if settings.redis_url is not None else "none",
+        "load_1m_before": load,
     }
     return BenchReport(benchmark="api", scenarios=results, environment=env_facts)
 

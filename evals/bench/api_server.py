@@ -5,7 +5,8 @@
 * :func:`bench_servers` starts ``python -m evals.bench.api_server PORT`` processes: the real
   app and runtime with an instant fake chat model and a fixed router, as a deployment would run
   them, so the load generator does not share the server's event loop (``grace bench api``
-  and ``grace bench scale``).
+  and ``grace bench scale``); or, with ``offline``, the runtime a user without an LLM key
+  runs (real router, retrieval, offline replies).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def child_processes(
 
 @contextmanager
 def bench_servers(
-    count: int, env: dict[str, str], logs: Path, *, knowledge: bool = False
+    count: int, env: dict[str, str], logs: Path, *, knowledge: bool = False, offline: bool = False
 ) -> Iterator[list[str]]:
     """Start ``count`` benchmark server processes; yields their base URLs.
 
@@ -102,11 +103,14 @@ def bench_servers(
         env: Their environment (``DATABASE_URL`` and any ``GRACE_*`` settings).
         logs: Folder for each process's output (``server<i>.log``).
         knowledge: Load the local embedding model and serve the knowledge base (search).
+        offline: Serve the runtime a user without an LLM key runs instead: the real local
+            router, retrieval over the knowledge base and offline replies (no fake model, no
+            fixed router).
 
     The processes are terminated when the block ends; use :func:`wait_ready` first.
     """
     ports = [free_port() for _ in range(count)]
-    extra = ["--knowledge"] if knowledge else []
+    extra = (["--knowledge"] if knowledge else []) + (["--offline"] if offline else [])
     commands = [[sys.executable, "-m", "evals.bench.api_server", str(p), *extra] for p in ports]
     with child_processes(commands, env, [logs / f"server{i}.log" for i in range(count)]):
         yield [f"http://127.0.0.1:{p}" for p in ports]
@@ -134,8 +138,11 @@ async def wait_ready(urls: Sequence[str], logs: Path | None = None, timeout_s: f
                 await asyncio.sleep(0.3)
 
 
-async def _serve(port: int, knowledge: bool) -> None:
-    """Serve the app with an instant fake model and a fixed router until terminated."""
+async def _serve(port: int, knowledge: bool, offline: bool = False) -> None:
+    """Serve the app until terminated (fake model and fixed router, or ``offline``).
+
+    ``offline`` serves the default keyless runtime: the real router, retrieval, offline replies.
+    """
     import uvicorn
 
     from api.app import create_app
@@ -152,10 +159,16 @@ async def _serve(port: int, knowledge: bool) -> None:
 
         embedder = get_default_embedder(settings)
         embedder.embed_query("warm up")
-    rt = await GraceRuntime.open(
-        settings, db=db, model=InstantChatModel(), router=FixedRouter(), embedder=embedder,
-        knowledge=knowledge,
-    )  # fmt: skip
+    if offline:  # what `grace serve` runs without an LLM key
+        rt = await GraceRuntime.open(settings, db=db, model=None, knowledge=True)
+        warm = getattr(getattr(rt.deps.retriever, "embedder", None), "warmup", None)
+        if warm is not None:
+            await asyncio.to_thread(warm)
+    else:
+        rt = await GraceRuntime.open(
+            settings, db=db, model=InstantChatModel(), router=FixedRouter(), embedder=embedder,
+            knowledge=knowledge,
+        )  # fmt: skip
     app = create_app(settings, runtime=rt, dev=True)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             access_log=False, backlog=2048)  # fmt: skip
@@ -170,4 +183,6 @@ if __name__ == "__main__":
     from api.cli.console import event_loop_factory
 
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        runner.run(_serve(int(sys.argv[1]), "--knowledge" in sys.argv[2:]))
+        runner.run(
+            _serve(int(sys.argv[1]), "--knowledge" in sys.argv[2:], "--offline" in sys.argv[2:])
+        )

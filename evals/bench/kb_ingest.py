@@ -2,7 +2,8 @@
 
 Ingestion runs the real :class:`~knowledge.ingest.Ingestor` (load, chunk, embed, WF-KB-DEV
 transitions, chunk writes) over a generated corpus and compares its rate with
-:func:`~knowledge.embedding.local.raw_encode_rate` of the same model on the same chunk texts.
+:func:`plain_encode_rate` of the same model (ONNX or sentence-transformers) on the same chunk
+texts.
 Retrieval runs :meth:`Retriever.retrieve` (query embedding + hybrid search) over that corpus.
 """
 
@@ -26,6 +27,7 @@ from knowledge.embedding.local import (
     SentenceTransformerEmbedder,
     raw_encode_rate,
 )
+from knowledge.embedding.onnx import OnnxEncoder
 from knowledge.ingest import FileResult, IngestOptions, Ingestor, embedding_text
 from knowledge.retriever import Retriever
 from knowledge.store.pgvector import PgVectorStore
@@ -34,19 +36,41 @@ from knowledge.store.pgvector import PgVectorStore
 BENCH_COLLECTION = "bench-handbook"
 
 
-def local_model(embedder: Embedder) -> SentenceTransformerEmbedder:
-    """The sentence-transformers embedder inside ``embedder`` (unwrapping the cache).
+LocalModel = SentenceTransformerEmbedder | OnnxEncoder
+
+
+def local_model(embedder: Embedder) -> LocalModel:
+    """The local model inside ``embedder`` (unwrapping the caches): ONNX or sentence-transformers.
 
     Raises:
         EmbedderConfigurationError: another backend (e.g. OpenAI) is configured.
     """
-    inner = getattr(embedder, "inner", embedder)
-    if not isinstance(inner, SentenceTransformerEmbedder):
+    inner: Any = embedder
+    while getattr(inner, "inner", None) is not None:
+        inner = inner.inner
+    if not isinstance(inner, SentenceTransformerEmbedder | OnnxEncoder):
         raise EmbedderConfigurationError(
-            "grace bench knowledge measures the local sentence-transformers embedder; "
+            "grace bench knowledge measures the local embedding model; "
             "set GRACE_EMBEDDING_PROVIDER=local"
         )
     return inner
+
+
+def plain_encode_rate(model: LocalModel, texts: Sequence[str]) -> float:
+    """Texts per second of the model's own batch encode (no cache, no ingestion around it).
+
+    sentence-transformers: :func:`~knowledge.embedding.local.raw_encode_rate`; ONNX: one
+    ``embed_documents`` call after an untimed first batch.
+    """
+    if isinstance(model, SentenceTransformerEmbedder):
+        return raw_encode_rate(model, texts)
+    items = list(texts)
+    if not items:
+        raise ValueError("plain_encode_rate needs at least one text")
+    model.embed_documents(items[: model.batch_size])
+    start = time.perf_counter()
+    model.embed_documents(items)
+    return len(items) / (time.perf_counter() - start)
 
 
 class TimedEmbedder:
@@ -176,7 +200,7 @@ async def run_ingest(
         write_corpus(Path(tmp), files=files, chunks=chunks, chunk_size=options.chunk_size)
         planned = await asyncio.to_thread(embedded_texts, Path(tmp), options, embedder)
         _report(progress, raw_label, 0, 3)
-        before = await asyncio.to_thread(raw_encode_rate, model, planned)
+        before = await asyncio.to_thread(plain_encode_rate, model, planned)
         _report(progress, raw_label, 1, 3)
 
         label = f"Ingesting {files} files ({len(planned)} chunks)"
@@ -193,7 +217,7 @@ async def run_ingest(
         load += f"/{_load()}"
     if job.files_failed:
         raise RuntimeError(f"bench ingest failed: {job.errors}")
-    after = await asyncio.to_thread(raw_encode_rate, model, timed.texts)
+    after = await asyncio.to_thread(plain_encode_rate, model, timed.texts)
     _report(progress, raw_label, 2, 3)
     grouped = await asyncio.to_thread(_grouped_rate, model, timed.texts, timed.sizes)
     _report(progress, raw_label, 3, 3)
@@ -209,6 +233,7 @@ async def run_ingest(
             "model": model.model,
             "batch_size": model.batch_size,
             "device": model.device,
+            "backend": "onnx" if isinstance(model, OnnxEncoder) else "sentence-transformers",
             "chunker": f"{options.chunker} <= {options.chunk_size} chars",
             "mean_embedded_chars": round(sum(map(len, timed.texts)) / max(1, len(timed.texts))),
             "same_texts_as_planned": sorted(planned) == sorted(timed.texts),
@@ -219,15 +244,21 @@ async def run_ingest(
     )
 
 
-def _grouped_rate(model: SentenceTransformerEmbedder, texts: list[str], sizes: list[int]) -> float:
-    """Texts per second of plain ``encode`` calls over ``texts`` cut into calls of ``sizes``."""
-    st, pos, calls = model.load(), 0, []
+def _grouped_rate(model: LocalModel, texts: list[str], sizes: list[int]) -> float:
+    """Texts per second of plain encode calls over ``texts`` cut into calls of ``sizes``."""
+    pos, calls = 0, []
     for n in sizes:
         calls.append(texts[pos : pos + n])
         pos += n
+    if isinstance(model, SentenceTransformerEmbedder):
+        st = model.load()
+        t0 = time.perf_counter()
+        for call in calls:
+            st.encode(call, batch_size=model.batch_size, show_progress_bar=False)
+        return len(texts) / (time.perf_counter() - t0)
     t0 = time.perf_counter()
     for call in calls:
-        st.encode(call, batch_size=model.batch_size, show_progress_bar=False)
+        model.embed_documents(call)
     return len(texts) / (time.perf_counter() - t0)
 
 

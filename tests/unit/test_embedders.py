@@ -463,6 +463,78 @@ def test_factory_local(monkeypatch: pytest.MonkeyPatch) -> None:
     assert emb.model == "sentence-transformers/all-MiniLM-L6-v2"
 
 
+def test_factory_local_default_is_the_onnx_encoder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from knowledge.embedding.onnx import OnnxEncoder
+
+    monkeypatch.setenv("GRACE_DATA_DIR", str(tmp_path))
+    emb = factory.make_embedder(Settings())
+    assert isinstance(emb, CachedEmbedder)
+    inner = emb.inner
+    assert isinstance(inner, OnnxEncoder) and not inner.loaded
+    assert inner.cache_dir == tmp_path / "models"
+    assert inner.model == "sentence-transformers/all-MiniLM-L6-v2" == emb.model
+    # the sentence-transformers embedder of the same model is the (unloaded) fallback
+    assert isinstance(inner._fallback, SentenceTransformerEmbedder)
+    assert not inner._fallback.loaded
+
+
+def test_factory_backend_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRACE_EMBEDDING_BACKEND", "torch")
+    emb = factory.make_embedder(Settings())
+    assert isinstance(emb, CachedEmbedder)
+    assert isinstance(emb.inner, SentenceTransformerEmbedder)
+    monkeypatch.setenv("GRACE_EMBEDDING_BACKEND", "onnx")
+    monkeypatch.setenv("GRACE_EMBEDDING_MODEL", "BAAI/bge-small-en-v1.5")
+    with pytest.raises(EmbedderConfigurationError, match="bundled"):
+        factory.make_embedder(Settings())
+    monkeypatch.setenv("GRACE_EMBEDDING_BACKEND", "auto")  # another model: sentence-transformers
+    emb = factory.make_embedder(Settings())
+    assert isinstance(emb, CachedEmbedder)
+    assert isinstance(emb.inner, SentenceTransformerEmbedder)
+
+
+def test_onnx_encoder_falls_back_when_it_cannot_load(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from knowledge.embedding.onnx import OnnxEncoder
+
+    def refuse(self: OnnxEncoder) -> None:
+        raise EmbedderUnavailableError("no onnxruntime here")
+
+    monkeypatch.setattr(OnnxEncoder, "_load", refuse)
+    fallback = HashingEmbedder(32)
+    encoder = OnnxEncoder(tmp_path, fallback=fallback)
+    np.testing.assert_array_equal(encoder.embed_query("a b"), fallback.embed_query("a b"))
+    np.testing.assert_array_equal(
+        encoder.embed_documents(["a", "b c"]), fallback.embed_documents(["a", "b c"])
+    )
+    assert encoder.dimension == 32 and encoder.loaded
+    with pytest.raises(EmbedderUnavailableError):
+        OnnxEncoder(tmp_path).load()
+
+
+def test_cache_wrappers_report_and_warm_the_inner_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """/readyz and the server's warm-up see the model through the caches (they did not)."""
+    from knowledge.embedding.onnx import OnnxEncoder
+    from knowledge.embedding.redis_cache import RedisCachedEmbedder
+
+    def refuse(self: OnnxEncoder) -> None:
+        raise EmbedderUnavailableError("no onnxruntime here")
+
+    monkeypatch.setattr(OnnxEncoder, "_load", refuse)  # so the fallback (a fake) loads
+    encoder = OnnxEncoder(tmp_path, fallback=HashingEmbedder(16))
+    cached = CachedEmbedder(RedisCachedEmbedder(encoder, None, ttl_s=60))  # type: ignore[arg-type]
+    assert cached.loaded is False
+    cached.warmup()
+    assert cached.loaded is True and encoder.loaded
+    assert CachedEmbedder(HashingEmbedder(8)).loaded is True  # nothing to load
+
+
 def test_factory_openai_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRACE_EMBEDDING_PROVIDER", "openai")
     with pytest.raises(EmbedderConfigurationError, match="OPENAI_API_KEY"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -260,3 +261,85 @@ def test_router_latency_scenario(router: LocalRouter) -> None:
     assert scenario.params["messages"] == 12
     with pytest.raises(ValueError):
         router_latency(router, messages[:1])
+
+
+LEXICAL_SAMPLES = [
+    "Book a mssage, pls!",
+    "  Can I   move my Thursday\tmassage?  ",
+    "a b",
+    "",
+    "Café crème — naïve façade 24h",
+    "ok and what time?",
+    "supercalifragilistic",
+]
+
+
+@pytest.mark.parametrize("text", LEXICAL_SAMPLES)
+def test_plain_analyzers_equal_sklearn_analyzers(text: str) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from agents.router_model import char_ngrams, word_ngrams
+
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    words = TfidfVectorizer(
+        tokenizer=word_tokens, token_pattern=None, ngram_range=(1, 2)
+    ).build_analyzer()
+    assert char_ngrams(text) == chars(text)
+    assert word_ngrams(text) == words(text)
+
+
+def test_fitted_router_is_cached_and_routes_the_same(
+    registry: PersonaRegistry, router: LocalRouter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents import router_model
+
+    fits: list[int] = []
+    real = router_model._fit_members
+
+    def counted(*args: Any) -> Any:
+        fits.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(router_model, "_fit_members", counted)
+    first = LocalRouter(registry, HashingEmbedder(256), cache_dir=tmp_path)
+    loaded = LocalRouter(registry, HashingEmbedder(256), cache_dir=tmp_path)
+    assert len(fits) == 1 and len(list(tmp_path.glob("router-*.pkl"))) == 1
+    messages = ["Can I move my Thursday massage?", "ok and what time?", "draft a post; Zevi too"]
+    for m in messages:
+        assert loaded.route(m) == first.route(m) == router.route(m)
+        assert loaded.route(m, current="atlas") == router.route(m, current="atlas")
+    other = LocalRouter(registry, HashingEmbedder(128), cache_dir=tmp_path)  # another encoder
+    assert len(fits) == 2 and other.route(messages[0]).persona
+
+
+def test_cached_router_loads_and_routes_without_sklearn(
+    registry: PersonaRegistry, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    LocalRouter(registry, HashingEmbedder(256), cache_dir=tmp_path)
+    where = repr(str(tmp_path))
+    code = (
+        "import sys\n"
+        "from agents.registry import PersonaRegistry\n"
+        "from agents.router import LocalRouter\n"
+        "from tests.contracts.embedder import HashingEmbedder\n"
+        f"r = LocalRouter(PersonaRegistry.load(), HashingEmbedder(256), cache_dir={where})\n"
+        "d = r.route('Can I move my Thursday massage?', current='atlas')\n"
+        "print(d.persona, 'sklearn' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    persona, imported = out.stdout.split()
+    assert persona in PERSONAS and imported == "False"
+
+
+def test_router_shares_the_process_onnx_encoder(tmp_path: Path) -> None:
+    from agents.encoder import OnnxEncoder, router_embedder
+    from knowledge.embedding.cache import CachedEmbedder
+
+    encoder = OnnxEncoder(tmp_path)
+    assert router_embedder(tmp_path, CachedEmbedder(encoder)) is encoder  # one model in memory
+    assert not encoder.loaded  # nothing loaded just to pick it

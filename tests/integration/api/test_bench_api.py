@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from evals.bench.api import run_api_bench
@@ -41,3 +43,17 @@ async def test_api_bench_spreads_clients_over_several_server_processes(database_
     (row,) = report.scenarios
     assert row.params["errors"] == 0 and row.params["requests"] > 5
     assert "2 process(es)" in str(report.environment["server"])
+
+
+async def test_api_bench_offline_runtime_scenario(database_url: str, tmp_path: Path) -> None:
+    """chat_offline: the real router, retrieval and offline replies behind the API."""
+    pytest.importorskip("onnxruntime")
+    settings = Settings.model_validate({"DATABASE_URL": database_url, "data_dir": tmp_path})
+    report = await run_api_bench(
+        settings, duration_s=2.0, clients=2, scenarios=("chat_offline",), warmup_s=0.5
+    )
+    (row,) = report.scenarios
+    assert row.name == "chat_offline" and row.params["errors"] == 0
+    assert row.params["requests"] > 2 and row.throughput_per_s > 0
+    assert row.params["runtime"] == "real router, retrieval, offline replies"
+    assert list(tmp_path.glob("models/router-*.pkl"))  # the real router ran, fitted once
