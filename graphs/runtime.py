@@ -15,11 +15,14 @@ idempotency keys so none is applied twice.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+import structlog
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
@@ -30,10 +33,14 @@ from graphs.core.events import EventBus, escalation_resolved, events_from_turn, 
 from graphs.core.settings import Settings, get_settings
 from graphs.deps import GraphDeps
 from graphs.escalation_store import EscalationRecord, EscalationRepository
-from graphs.inbox import InboxMessage, ThreadInbox
+from graphs.inbox import InboxMessage, ThreadInbox, ThreadInFlightError
 from graphs.supervisor import build_graph, final_reply
 from graphs.turn_events import TurnEvent, events_from_update, token_from_message
 from graphs.workflows.engine import WorkflowEngine
+
+__all__ = ["GraceRuntime", "ThreadBusyError", "ThreadInFlightError", "ThreadView", "TurnResult"]
+
+log = structlog.get_logger("grace.runtime")
 
 #: Who is talking on a turn: a client (own cases only) or staff (any case).
 Audience = Literal["client", "staff"]
@@ -141,6 +148,9 @@ class GraceRuntime:
         self._checkpoint_pool: Any = None
         # thread id -> id of the message of our last turn there that ended without a pause
         self._settled: dict[str, str] = {}
+        # threads with a turn running in this process (their inbox leases are renewed)
+        self._running: set[str] = set()
+        self._keeper: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -206,6 +216,9 @@ class GraceRuntime:
 
     async def close(self) -> None:
         """Release the checkpointer's connections, and the database if this runtime opened it."""
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
         if self._checkpoint_pool is not None:
             await self._checkpoint_pool.close()
         if self._owns_db:
@@ -222,6 +235,7 @@ class GraceRuntime:
         thread_id: str | None = None,
         agent: str | None = None,
         audience: Audience = "client",
+        message_id: str | None = None,
     ) -> TurnResult:
         """Run one user turn.
 
@@ -231,16 +245,21 @@ class GraceRuntime:
             agent: Talk to this persona directly (ownership and escalation still apply).
             audience: ``client`` (the default): tools reach only this conversation's cases —
                 those opened in it or whose reference the client typed; ``staff``: any case.
+            message_id: Id to give the message (default: a new one). An idempotency key's
+                record names it, so whichever process ends the turn keeps its result there.
 
         Raises:
             ThreadBusyError: the thread is paused waiting for a person.
+            ThreadInFlightError: another turn of the thread is running (here or elsewhere).
             agents.registry.UnknownPersonaError: ``agent`` is not a persona.
         """
-        thread_id, config, inputs = await self._prepare(message, thread_id, agent, audience)
-        out = await self.graph.ainvoke(inputs, config, durability=self._durability)
-        result = await self._result(thread_id, out)
-        self._remember(thread_id, inputs, result)
-        return result
+        thread_id = thread_id or _new_thread_id()
+        async with self._turn(thread_id):
+            config, inputs = await self._prepare(message, thread_id, agent, audience, message_id)
+            out = await self.graph.ainvoke(inputs, config, durability=self._durability)
+            result = await self._result(thread_id, out)
+            await self._finish(thread_id, inputs, result)
+            return result
 
     async def stream(
         self,
@@ -249,6 +268,7 @@ class GraceRuntime:
         thread_id: str | None = None,
         agent: str | None = None,
         audience: Audience = "client",
+        message_id: str | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """Run one user turn, yielding its events as they happen (see ``graphs.turn_events``).
 
@@ -259,9 +279,19 @@ class GraceRuntime:
 
         Raises:
             ThreadBusyError: the thread is paused waiting for a person (before any event).
+            ThreadInFlightError: another turn of the thread is running (before any event).
             agents.registry.UnknownPersonaError: ``agent`` is not a persona.
         """
-        thread_id, config, inputs = await self._prepare(message, thread_id, agent, audience)
+        thread_id = thread_id or _new_thread_id()
+        async with self._turn(thread_id):
+            config, inputs = await self._prepare(message, thread_id, agent, audience, message_id)
+            async for event in self._stream(thread_id, config, inputs):
+                yield event
+
+    async def _stream(
+        self, thread_id: str, config: RunnableConfig, inputs: dict[str, Any]
+    ) -> AsyncIterator[TurnEvent]:
+        """The events of one prepared turn (see :meth:`stream`)."""
         values: dict[str, Any] = {}
         interrupts: dict[str, Any] = {}
         async for part in self.graph.astream(
@@ -291,7 +321,7 @@ class GraceRuntime:
                             yield event
         values["__interrupt__"] = list(interrupts.values())
         result = await self._result(thread_id, values)
-        self._remember(thread_id, inputs, result)
+        await self._finish(thread_id, inputs, result)
         if result.escalation is not None:
             yield TurnEvent("escalation", result.escalation.to_dict())
         yield TurnEvent("final", result.to_dict())
@@ -317,11 +347,52 @@ class GraceRuntime:
             escalation=pending[0] if pending else None,
         )
 
+    def running(self, thread_id: str) -> bool:
+        """Whether this process is running a turn of ``thread_id`` right now."""
+        return thread_id in self._running
+
+    @asynccontextmanager
+    async def _turn(self, thread_id: str) -> AsyncIterator[None]:
+        """Hold ``thread_id`` for one turn in this process (its lease renewed meanwhile).
+
+        Raises:
+            ThreadInFlightError: this process is already running a turn of the thread.
+        """
+        if thread_id in self._running:
+            raise ThreadInFlightError(thread_id)
+        self._running.add(thread_id)
+        if self._durability == "exit" and (self._keeper is None or self._keeper.done()):
+            self._keeper = asyncio.get_running_loop().create_task(self._keep_leases())
+        try:
+            yield
+        finally:
+            self._running.discard(thread_id)
+
+    async def _keep_leases(self) -> None:
+        """Renew the inbox leases of our running turns every third of a lease, while any run."""
+        every = self.inbox.lease.total_seconds() / 3
+        while self._running:
+            await asyncio.sleep(every)
+            try:
+                await self.inbox.renew(sorted(self._running))
+            except Exception:  # a database blip: the next renewal still comes before expiry
+                log.warning("runtime.lease_renewal_failed", exc_info=True)
+
+    async def _finish(self, thread_id: str, inputs: dict[str, Any], result: TurnResult) -> None:
+        """Mark the turn ended (its result kept for an idempotency key); remember it settled."""
+        await self.inbox.settle(thread_id, str(inputs["messages"][0].id), result.to_dict())
+        self._remember(thread_id, inputs, result)
+
     async def _prepare(
-        self, message: str, thread_id: str | None, agent: str | None, audience: Audience
-    ) -> tuple[str, RunnableConfig, dict[str, Any]]:
+        self,
+        message: str,
+        thread_id: str,
+        agent: str | None,
+        audience: Audience,
+        message_id: str | None,
+    ) -> tuple[RunnableConfig, dict[str, Any]]:
         """Check the thread can take a message; finish a half-done turn; build the inputs."""
-        thread_id = thread_id or f"t-{uuid.uuid4().hex[:12]}"
+        mid = message_id or uuid.uuid4().hex
         if agent is not None:
             agent = self.deps.registry.get(agent).name
         if audience not in ("client", "staff"):
@@ -330,16 +401,15 @@ class GraceRuntime:
         if self._durability != "exit":
             await self._settle(thread_id, config)
             return (
-                thread_id,
                 config,
                 {
-                    "messages": [HumanMessage(message)],
+                    "messages": [HumanMessage(message, id=mid)],
                     "requested_persona": agent,
                     "audience": audience,
                 },
             )
         # The run writes one checkpoint, at its end: the inbox keeps the message first.
-        msg = InboxMessage(uuid.uuid4().hex, message, agent, audience)
+        msg = InboxMessage(mid, message, agent, audience)
         known = self._settled.pop(thread_id, None)
         if known is None:
             snap = await self._settle(thread_id, config)
@@ -353,7 +423,7 @@ class GraceRuntime:
                 # asynchronously, so a PostgreSQL crash within ~0.6 s of our turn, survived by
                 # this process, could lose that turn's checkpoint unnoticed; restarting the
                 # process after a database crash clears this memory.)
-                return thread_id, config, _inputs(msg)
+                return config, _inputs(msg)
             try:
                 snap = await self._settle(thread_id, config)
             except ThreadBusyError:
@@ -362,10 +432,12 @@ class GraceRuntime:
         if prev is not None and not _holds(snap.values, prev.id):
             # A previous message that never reached the checkpoint (a crash mid-turn) runs first.
             out = await self.graph.ainvoke(_inputs(prev), config, durability="exit")
-            if out.get("__interrupt__"):  # that turn now waits for a person; so does this
-                lost = await self._result(thread_id, out)
+            lost = await self._result(thread_id, out)
+            await self.inbox.settle(thread_id, prev.id, lost.to_dict())
+            if lost.escalation is not None:  # that turn now waits for a person; so does this
+                await self.inbox.put(thread_id, prev)  # the refused message never arrived
                 raise ThreadBusyError(thread_id, lost.escalation)
-        return thread_id, config, _inputs(msg)
+        return config, _inputs(msg)
 
     async def _settle(self, thread_id: str, config: RunnableConfig) -> Any:
         """The thread's state snapshot, after finishing a turn a crash left half-done.
@@ -420,28 +492,47 @@ class GraceRuntime:
         """Finish a turn that a crash left half-done (from its last checkpoint).
 
         Nodes re-run from the last completed step; workflow steps replay through their
-        idempotency keys, so nothing is applied twice and no message is repeated.
+        idempotency keys, so nothing is applied twice and no message is repeated. A turn
+        that had ended but was not yet marked so (the process died in between) is only
+        marked, its result kept for its idempotency key.
 
         Returns:
             The completed turn, or None when the thread had nothing unfinished (or waits for
             a person, which only :meth:`resolve` continues).
-        """
-        config = self._config(thread_id)
-        snap = await self.graph.aget_state(config)
-        if snap.interrupts:
-            return None
-        if snap.next:
-            out = await self.graph.ainvoke(None, config)
-            return await self._result(thread_id, out)
-        # durability "exit": a message in the inbox that no checkpoint holds was cut off
-        latest = await self.inbox.latest(thread_id)
-        if latest is None or _holds(snap.values, latest.id):
-            return None
-        out = await self.graph.ainvoke(_inputs(latest), config, durability=self._durability)
-        return await self._result(thread_id, out)
 
-    async def _result(self, thread_id: str, out: Any) -> TurnResult:
-        """Build the turn result from the graph's output values (``__interrupt__`` included)."""
+        Raises:
+            ThreadInFlightError: this process is running a turn of the thread right now.
+        """
+        async with self._turn(thread_id):
+            config = self._config(thread_id)
+            snap = await self.graph.aget_state(config)
+            latest = await self.inbox.latest(thread_id)
+            if snap.interrupts or (not snap.next and latest and _holds(snap.values, latest.id)):
+                if latest is not None and _holds(snap.values, latest.id):
+                    values = {**snap.values, "__interrupt__": list(snap.interrupts)}
+                    ended = await self._result(thread_id, values, publish=False)
+                    await self.inbox.settle(thread_id, latest.id, ended.to_dict())
+                return None
+            if snap.next:
+                out = await self.graph.ainvoke(None, config)
+                result = await self._result(thread_id, out)
+                last = _last_human_id(dict(out or {}))
+                if last is not None:
+                    await self.inbox.settle(thread_id, last, result.to_dict())
+                return result
+            # durability "exit": a message in the inbox that no checkpoint holds was cut off
+            if latest is None:
+                return None
+            out = await self.graph.ainvoke(_inputs(latest), config, durability=self._durability)
+            result = await self._result(thread_id, out)
+            await self.inbox.settle(thread_id, latest.id, result.to_dict())
+            return result
+
+    async def _result(self, thread_id: str, out: Any, *, publish: bool = True) -> TurnResult:
+        """Build the turn result from the graph's output values (``__interrupt__`` included).
+
+        ``publish``: send its events on the bus (False when rebuilding an ended turn).
+        """
         values = dict(out or {})
         interrupts = list(values.pop("__interrupt__", None) or [])
         escalation = None
@@ -467,7 +558,7 @@ class GraceRuntime:
             citations=list(values.get("citations") or []),
             escalation=escalation,
         )
-        if self.bus is not None:  # staff dashboards follow transitions and escalations live
+        if publish and self.bus is not None:  # dashboards follow transitions, escalations live
             for event in events_from_turn(result.to_dict()):
                 await self.bus.publish(event)
         return result
@@ -508,6 +599,16 @@ def _inputs(message: InboxMessage) -> dict[str, Any]:
         "requested_persona": message.requested_persona,
         "audience": message.audience,
     }
+
+
+def _new_thread_id() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def _last_human_id(values: dict[str, Any]) -> str | None:
+    """Id of the last user message in state ``values`` (None when there is none)."""
+    humans = [m for m in values.get("messages", []) if isinstance(m, HumanMessage)]
+    return str(humans[-1].id) if humans and humans[-1].id else None
 
 
 def _holds(values: dict[str, Any], message_id: str) -> bool:

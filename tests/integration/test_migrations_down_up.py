@@ -1,4 +1,5 @@
-"""Migrations 0004 (API security) and 0005 (thread inbox) downgrade and upgrade cleanly."""
+"""Migrations 0004 (API security), 0005 (thread inbox) and 0006 (chat idempotency) downgrade
+and upgrade cleanly."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from graphs.core import migrate
 
 pytestmark = pytest.mark.integration
 
-TABLES = ("api_keys", "api_thread_owners", "webhook_deliveries", "thread_inbox")
+TABLES = ("api_keys", "api_thread_owners", "webhook_deliveries", "thread_inbox", "chat_idempotency")
 
 
 def _tables(url: str) -> set[str]:
@@ -26,5 +27,5 @@ def test_0004_and_0005_down_and_up(database_url: str) -> None:
     command.downgrade(migrate.alembic_config(database_url), "0003")
     assert migrate.current_revision(database_url) == "0003" and _tables(database_url) == set()
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == "0005" == migrate.SCHEMA_HEAD
+    assert migrate.current_revision(database_url) == "0006" == migrate.SCHEMA_HEAD
     assert _tables(database_url) == set(TABLES)
