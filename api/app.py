@@ -8,7 +8,12 @@ Usage::
 ``grace serve`` runs it with uvicorn. ``app.state`` holds ``settings``, ``runtime``, ``db``
 (the runtime's pool), ``dev``, ``metrics`` (:class:`~api.metrics.ApiMetrics`),
 ``background`` (:class:`~api.background.BackgroundTasks`), ``rate_limiter`` and
-``schedule_ingest`` (how webhooks start ingestion jobs).
+``schedule_ingest`` (how webhooks start ingestion jobs) and ``sweeper``
+(:class:`~graphs.turn_recovery.TurnSweeper`).
+
+Crash recovery: at start-up, and then every few seconds, the app finishes chat turns a dead
+process left unsettled (its own previous life at once, another replica's once its lease
+lapsed), and it drops idempotency keys past their expiry once an hour.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from api.routes import (
 )
 from graphs.core.settings import Settings, get_settings
 from graphs.runtime import GraceRuntime
+from graphs.turn_recovery import TurnSweeper
 
 log = structlog.get_logger("grace.api")
 
@@ -71,7 +77,11 @@ def _version() -> str:
 
 
 def create_app(
-    settings: Settings | None = None, *, runtime: GraceRuntime | None = None, dev: bool = False
+    settings: Settings | None = None,
+    *,
+    runtime: GraceRuntime | None = None,
+    dev: bool = False,
+    recover: bool = True,
 ) -> FastAPI:
     """Build the API.
 
@@ -81,6 +91,8 @@ def create_app(
             ``GraceRuntime.open(settings)`` at startup, warms the embedder in the background
             (``/readyz`` is 503 until it is loaded) and closes the runtime at shutdown.
         dev: Dev mode: requests without an API key act as an admin named ``dev``.
+        recover: Finish turns cut off by a crash at start-up and sweep for them every few
+            seconds (``graphs/turn_recovery.py``); expire idempotency keys.
 
     Returns:
         The FastAPI app (serve with uvicorn; test with ``httpx.ASGITransport`` inside
@@ -97,6 +109,10 @@ def create_app(
         app.state.schedule_ingest = _ingest_scheduler(app, settings, rt, background)
         if runtime is None:
             background.spawn(_warm_up(rt), name="warm-up")
+        if recover:
+            app.state.sweeper = TurnSweeper(rt)
+            background.spawn(app.state.sweeper.run(), name="turn-recovery")
+            background.spawn(_purge_keys(rt), name="idempotency-expiry")
         try:
             yield
         finally:
@@ -149,6 +165,23 @@ async def _warm_up(rt: GraceRuntime) -> None:
     if warm is not None:
         await asyncio.to_thread(warm)
         log.info("api.warmed_up")
+
+
+#: Seconds between deletions of expired idempotency keys.
+KEY_PURGE_S = 3600.0
+
+
+async def _purge_keys(rt: GraceRuntime) -> None:
+    """Delete expired idempotency keys now and every :data:`KEY_PURGE_S` seconds."""
+    from api.idempotency import IdempotencyStore
+
+    store = IdempotencyStore(rt.db)
+    while True:
+        try:
+            await store.purge()
+        except Exception:
+            log.warning("api.idempotency_purge_failed", exc_info=True)
+        await asyncio.sleep(KEY_PURGE_S)
 
 
 def _ingest_scheduler(
