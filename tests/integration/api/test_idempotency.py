@@ -77,13 +77,9 @@ async def test_keys_are_scoped_to_the_api_key(make_client: MakeClient) -> None:
 async def test_completions_retry_returns_the_same_completion(make_client: MakeClient) -> None:
     client = await make_client(model=ScriptedChatModel(["Solari here.", "Again."]))
     body = {"model": "grace", "messages": [{"role": "user", "content": "Book a sound bath"}]}
-    first = await client.post(
-        "/v1/chat/completions", json=body, headers={"Idempotency-Key": "c-1"}
-    )
+    first = await client.post("/v1/chat/completions", json=body, headers={"Idempotency-Key": "c-1"})
     assert first.status_code == 200, first.text
-    again = await client.post(
-        "/v1/chat/completions", json=body, headers={"Idempotency-Key": "c-1"}
-    )
+    again = await client.post("/v1/chat/completions", json=body, headers={"Idempotency-Key": "c-1"})
     assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
     one, two = first.json(), again.json()
     assert two["id"] == one["id"] and two["choices"] == one["choices"]
