@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
 
 
-def _users(thread: dict[str, object]) -> list[str]:
-    return [m["content"] for m in thread["messages"] if m["role"] == "user"]  # type: ignore[attr-defined,index]
+def _users(thread: dict[str, Any]) -> list[str]:
+    return [m["content"] for m in thread["messages"] if m["role"] == "user"]
 
 
 async def test_a_retry_with_the_same_key_returns_the_first_turn_and_stores_nothing(
@@ -55,7 +56,7 @@ async def test_same_key_other_body_is_422_and_bad_keys_are_400(make_client: Make
     assert r.json()["type"].endswith("/idempotency-key-reused")
     for bad in ["", '""', "x" * 256, "caf\u00e9"]:
         r = await client.post(
-            "/v1/chat", json={"message": "hi"}, headers={"Idempotency-Key": bad.encode()}
+            "/v1/chat", json={"message": "hi"}, headers=[(b"Idempotency-Key", bad.encode())]
         )
         assert r.status_code == 400, (bad, r.text)
         assert r.json()["type"].endswith("/invalid-idempotency-key")
