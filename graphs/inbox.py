@@ -1,9 +1,9 @@
 """The thread inbox: each conversation's latest user message, kept before its turn runs.
 
-Used with checkpoint durability ``exit`` (see ``Settings.checkpoint_durability``): the graph
-then checkpoints a turn only when it ends, so the inbox is what survives a crash mid-turn.
-One row per thread, replaced by each new message in the same transaction that returns the
-previous one.
+With checkpoint durability ``exit`` (the default, see ``Settings.checkpoint_durability``) the
+graph checkpoints a turn only when it ends, so the inbox is what survives a crash mid-turn;
+with ``async``/``sync`` it still carries the turn's lease. One row per thread, replaced by each
+new message in the same transaction that returns the previous one.
 
 Each row also carries the turn's state: ``settled`` once the turn ended (replied or paused
 for a person), and otherwise the lease of the process running it (``graphs/turn_lease.py``),
@@ -213,6 +213,18 @@ class ThreadInbox:
                 )
             ).fetchall()
         return [OpenTurn(*r) for r in rows]
+
+    async def open_turn(self, thread_id: str) -> OpenTurn | None:
+        """The thread's unsettled turn (None when its latest turn ended or it has none)."""
+        async with self.db.connection() as c:
+            row = await (
+                await c.execute(
+                    "SELECT thread_id, message_id, lease_owner, lease_until < now(), attempts"
+                    " FROM thread_inbox WHERE thread_id = %s AND NOT settled",
+                    (thread_id,),
+                )
+            ).fetchone()
+        return OpenTurn(*row) if row else None
 
     async def claim(self, turn: OpenTurn) -> bool:
         """Take ``turn`` over (if nobody changed it since it was read); True when we hold it."""

@@ -15,14 +15,12 @@ idempotency keys so none is applied twice.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-import structlog
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
@@ -34,13 +32,12 @@ from graphs.core.settings import Settings, get_settings
 from graphs.deps import GraphDeps
 from graphs.escalation_store import EscalationRecord, EscalationRepository
 from graphs.inbox import InboxMessage, ThreadInbox, ThreadInFlightError
+from graphs.running_turns import RunningTurns
 from graphs.supervisor import build_graph, final_reply
 from graphs.turn_events import TurnEvent, events_from_update, token_from_message
 from graphs.workflows.engine import WorkflowEngine
 
 __all__ = ["GraceRuntime", "ThreadBusyError", "ThreadInFlightError", "ThreadView", "TurnResult"]
-
-log = structlog.get_logger("grace.runtime")
 
 #: Who is talking on a turn: a client (own cases only) or staff (any case).
 Audience = Literal["client", "staff"]
@@ -148,9 +145,7 @@ class GraceRuntime:
         self._checkpoint_pool: Any = None
         # thread id -> id of the message of our last turn there that ended without a pause
         self._settled: dict[str, str] = {}
-        # threads with a turn running in this process (their inbox leases are renewed)
-        self._running: set[str] = set()
-        self._keeper: asyncio.Task[None] | None = None
+        self._running = RunningTurns()  # their inbox leases are renewed while they run
 
     @classmethod
     async def open(
@@ -216,9 +211,7 @@ class GraceRuntime:
 
     async def close(self) -> None:
         """Release the checkpointer's connections, and the database if this runtime opened it."""
-        if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
+        await self._running.close()
         if self._checkpoint_pool is not None:
             await self._checkpoint_pool.close()
         if self._owns_db:
@@ -347,36 +340,18 @@ class GraceRuntime:
             escalation=pending[0] if pending else None,
         )
 
+    async def holds(self, thread_id: str, message_id: str) -> bool:
+        """Whether the thread's checkpoint holds the message ``message_id`` (its turn ran)."""
+        snap = await self.graph.aget_state(self._config(thread_id))
+        return _holds(dict(snap.values or {}), message_id)
+
     def running(self, thread_id: str) -> bool:
         """Whether this process is running a turn of ``thread_id`` right now."""
         return thread_id in self._running
 
-    @asynccontextmanager
-    async def _turn(self, thread_id: str) -> AsyncIterator[None]:
-        """Hold ``thread_id`` for one turn in this process (its lease renewed meanwhile).
-
-        Raises:
-            ThreadInFlightError: this process is already running a turn of the thread.
-        """
-        if thread_id in self._running:
-            raise ThreadInFlightError(thread_id)
-        self._running.add(thread_id)
-        if self._durability == "exit" and (self._keeper is None or self._keeper.done()):
-            self._keeper = asyncio.get_running_loop().create_task(self._keep_leases())
-        try:
-            yield
-        finally:
-            self._running.discard(thread_id)
-
-    async def _keep_leases(self) -> None:
-        """Renew the inbox leases of our running turns every third of a lease, while any run."""
-        every = self.inbox.lease.total_seconds() / 3
-        while self._running:
-            await asyncio.sleep(every)
-            try:
-                await self.inbox.renew(sorted(self._running))
-            except Exception:  # a database blip: the next renewal still comes before expiry
-                log.warning("runtime.lease_renewal_failed", exc_info=True)
+    def _turn(self, thread_id: str) -> AbstractAsyncContextManager[None]:
+        """Hold ``thread_id`` for one turn here (ThreadInFlightError if already held)."""
+        return self._running.hold(thread_id, self.inbox)
 
     async def _finish(self, thread_id: str, inputs: dict[str, Any], result: TurnResult) -> None:
         """Mark the turn ended (its result kept for an idempotency key); remember it settled."""
@@ -398,17 +373,8 @@ class GraceRuntime:
         if audience not in ("client", "staff"):
             raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
         config = self._config(thread_id)
-        if self._durability != "exit":
-            await self._settle(thread_id, config)
-            return (
-                config,
-                {
-                    "messages": [HumanMessage(message, id=mid)],
-                    "requested_persona": agent,
-                    "audience": audience,
-                },
-            )
-        # The run writes one checkpoint, at its end: the inbox keeps the message first.
+        # The inbox keeps the message first (with durability "exit" the run writes one
+        # checkpoint, at its end) and holds the turn's lease until it ends.
         msg = InboxMessage(mid, message, agent, audience)
         known = self._settled.pop(thread_id, None)
         if known is None:
@@ -431,7 +397,7 @@ class GraceRuntime:
                 raise
         if prev is not None and not _holds(snap.values, prev.id):
             # A previous message that never reached the checkpoint (a crash mid-turn) runs first.
-            out = await self.graph.ainvoke(_inputs(prev), config, durability="exit")
+            out = await self.graph.ainvoke(_inputs(prev), config, durability=self._durability)
             lost = await self._result(thread_id, out)
             await self.inbox.settle(thread_id, prev.id, lost.to_dict())
             if lost.escalation is not None:  # that turn now waits for a person; so does this
@@ -450,7 +416,11 @@ class GraceRuntime:
             pending = await self.escalations.list(status="pending", thread_id=thread_id)
             raise ThreadBusyError(thread_id, pending[0] if pending else None)
         if snap.next:  # a turn a crash left half-done: finish it first
-            await self.graph.ainvoke(None, config)
+            out = await self.graph.ainvoke(None, config)
+            last = _last_human_id(dict(out or {}))
+            if last is not None:  # its idempotency key, if any, gets the result
+                done = await self._result(thread_id, out)
+                await self.inbox.settle(thread_id, last, done.to_dict())
             snap = await self.graph.aget_state(config)
         return snap
 

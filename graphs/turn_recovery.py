@@ -57,7 +57,7 @@ class TurnSweeper:
             Ids of the threads whose turn this pass finished (ran or marked ended).
         """
         turns = [t for t in await self.rt.inbox.open_turns() if self.claimable(t)]
-        done = await asyncio.gather(*(self._recover(t) for t in turns))
+        done = await asyncio.gather(*(self.take_over(t) for t in turns))
         return [t.thread_id for t, ok in zip(turns, done, strict=True) if ok]
 
     def claimable(self, turn: OpenTurn) -> bool:
@@ -70,7 +70,14 @@ class TurnSweeper:
             return not self.rt.running(turn.thread_id)
         return turn.claimable
 
-    async def _recover(self, turn: OpenTurn) -> bool:
+    async def take_over(self, turn: OpenTurn) -> bool:
+        """Claim ``turn`` and finish it (see :meth:`GraceRuntime.recover`).
+
+        Returns:
+            True when this call finished it; False when another process claimed it first,
+            a request here runs the thread, the turn failed again (logged; retried by a later
+            sweep) or it failed :attr:`max_attempts` times (then marked settled, logged).
+        """
         async with self._limit:
             if turn.attempts >= self.max_attempts:
                 log.error("recovery.gave_up", thread_id=turn.thread_id, attempts=turn.attempts)

@@ -80,3 +80,25 @@ async def test_a_turn_that_keeps_failing_is_given_up_after_max_attempts(db: Data
         assert await a.inbox.open_turn("t-bad") is None
     finally:
         await a.close()
+
+
+async def test_with_async_durability_turns_are_leased_and_swept_too(db: Database) -> None:
+    from graphs.core.settings import Settings
+
+    rt = await GraceRuntime.open(
+        Settings(checkpoint_durability="async"), db=db, model=ScriptedChatModel(default="Ok."),
+        embedder=HashingEmbedder(256), router=StubRouter(default="nyra"),
+    )  # fmt: skip
+    try:
+        await rt.ask("first", thread_id="t-async", message_id="m-1")
+        latest = await rt.inbox.latest("t-async")
+        assert latest is not None and latest.id == "m-1"
+        assert await rt.inbox.open_turn("t-async") is None  # ended: settled
+        # a second message whose process died before its first checkpoint
+        dead = ThreadInbox(db, owner="replica-dead", lease_s=0.0)
+        await dead.swap("t-async", InboxMessage("m-2", "second", None, "client"))
+        assert await TurnSweeper(rt).sweep_once() == ["t-async"]
+        view = await rt.thread("t-async")
+        assert view is not None and _users(view) == ["first", "second"]
+    finally:
+        await rt.close()
