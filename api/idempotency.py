@@ -24,7 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg.rows import dict_row
 
@@ -37,6 +37,8 @@ from graphs.runtime import GraceRuntime
 from graphs.turn_events import TurnEvent
 from graphs.turn_lease import TURN_LEASE_S
 from graphs.turn_recovery import TurnSweeper
+
+T = TypeVar("T")
 
 HEADER = "Idempotency-Key"
 #: Response header marking a replayed result (as Stripe and others name it).
@@ -159,6 +161,15 @@ class IdempotencyStore:
                 return None
         return await self.get(principal, key)
 
+    async def forget(self, principal: str, key: str, message_id: str) -> None:
+        """Drop the record of a request that failed before its message was received."""
+        async with self.db.connection() as c:
+            await c.execute(
+                "DELETE FROM chat_idempotency WHERE principal = %s AND key = %s"
+                " AND message_id = %s AND response IS NULL",
+                (principal, key, message_id),
+            )
+
     async def purge(self) -> int:
         """Delete keys older than :data:`KEY_TTL`; returns how many."""
         async with self.db.connection() as c:
@@ -224,6 +235,27 @@ async def plan_turn(
         )  # fmt: skip
     tid, persona = await begin_turn(rt, owners, principal, thread_id=known.thread_id, agent=agent)
     return TurnPlan(tid, persona, known.message_id, key, known)
+
+
+async def first_run(
+    rt: GraceRuntime, principal: Principal, plan: TurnPlan, run: Callable[[], Awaitable[T]]
+) -> T:
+    """Run a request that is not a replay; forget its key if it fails before the message.
+
+    A failure before the message was received (the thread waits for a person, or is busy)
+    drops the key, so that a retry is a new request. A failure after the message was
+    received keeps the key: the recovery sweep finishes the turn, and a retry returns that
+    result.
+    """
+    try:
+        return await run()
+    except Exception:
+        if plan.key is not None and plan.message_id is not None:
+            latest = await rt.inbox.latest(plan.thread_id)
+            received = latest is not None and latest.id == plan.message_id
+            if not received and not await rt.holds(plan.thread_id, plan.message_id):
+                await IdempotencyStore(rt.db).forget(principal.key_id, plan.key, plan.message_id)
+        raise
 
 
 async def replayed_turn(

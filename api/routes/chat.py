@@ -16,6 +16,7 @@ from api.idempotency import (
     HEADER,
     REPLAYED_HEADER,
     final_only,
+    first_run,
     header_description,
     plan_turn,
     replayed_turn,
@@ -91,11 +92,15 @@ async def chat(
             return ChatResponse.from_turn(turn)
         return EventSourceResponse(_sse(final_only(turn)), ping=PING_S, headers=headers)
     if not stream:
-        turn = await run_turn(rt, metrics, body.message, plan.thread_id, plan.persona, audience,
-                              message_id=plan.message_id)  # fmt: skip
+        turn = await first_run(rt, principal, plan, lambda: run_turn(
+            rt, metrics, body.message, plan.thread_id, plan.persona, audience,
+            message_id=plan.message_id,
+        ))  # fmt: skip
         return ChatResponse.from_turn(turn)
-    events = await open_stream(rt, metrics, body.message, plan.thread_id, plan.persona,
-                               audience, message_id=plan.message_id)  # fmt: skip
+    events = await first_run(rt, principal, plan, lambda: open_stream(
+        rt, metrics, body.message, plan.thread_id, plan.persona, audience,
+        message_id=plan.message_id,
+    ))  # fmt: skip
     return EventSourceResponse(_sse(events), ping=PING_S, headers=headers)
 
 

@@ -33,6 +33,7 @@ from api.idempotency import (
     REPLAYED_HEADER,
     created_at,
     final_only,
+    first_run,
     header_description,
     plan_turn,
     replayed_turn,
@@ -108,13 +109,15 @@ async def completions(
                 _chunks(final_only(turn), cid, created, model), ping=PING_S, headers=headers
             )
     elif body.stream:
-        events = await open_stream(rt, metrics, message, thread_id, persona, audience,
-                                   message_id=plan.message_id)  # fmt: skip
+        events = await first_run(rt, principal, plan, lambda: open_stream(
+            rt, metrics, message, thread_id, persona, audience, message_id=plan.message_id
+        ))  # fmt: skip
         return EventSourceResponse(_chunks(events, cid, created, model), ping=PING_S,
                                    headers=headers)  # fmt: skip
     else:
-        turn = await run_turn(rt, metrics, message, thread_id, persona, audience,
-                              message_id=plan.message_id)  # fmt: skip
+        turn = await first_run(rt, principal, plan, lambda: run_turn(
+            rt, metrics, message, thread_id, persona, audience, message_id=plan.message_id
+        ))  # fmt: skip
     response.headers.update(headers)
     reply = _reply_text(turn)
     return Completion(

@@ -168,3 +168,20 @@ async def test_a_live_turn_elsewhere_is_not_taken_over(make_client: MakeClient) 
     r = await client.post("/v1/chat", json={"message": "still there?", "thread_id": "t-live"})
     assert r.status_code == 409 and r.json()["type"].endswith("/thread-busy")
     assert r.headers["retry-after"] == "1"
+
+
+async def test_a_key_whose_message_was_refused_is_not_kept(make_client: MakeClient) -> None:
+    client = await make_client()
+    turn = await client.post("/v1/chat", json={"message": "I want to talk to a real person"})
+    tid = turn.json()["thread_id"]
+    body = {"message": "hello?", "thread_id": tid}
+    for _ in range(2):  # the retry is refused at once too, not held as "in progress"
+        r = await client.post("/v1/chat", json=body, headers={"Idempotency-Key": "k-refused"})
+        assert r.status_code == 409 and r.json()["type"].endswith("/thread-waiting-for-person")
+    assert await IdempotencyStore(app_of(client).state.db).get("dev", "k-refused") is None
+    esc = turn.json()["escalation"]["id"]
+    resolved = await client.post(f"/v1/escalations/{esc}/resolve", json={"approve": True})
+    assert resolved.status_code == 200, resolved.text
+    r = await client.post("/v1/chat", json=body, headers={"Idempotency-Key": "k-refused"})
+    assert r.status_code == 200 and "idempotent-replayed" not in r.headers
+    assert _users((await client.get(f"/v1/threads/{tid}")).json()).count("hello?") == 1
