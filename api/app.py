@@ -48,6 +48,7 @@ from api.routes import (
 )
 from graphs.core.settings import Settings, get_settings
 from graphs.runtime import GraceRuntime
+from graphs.turn_lease import raise_if_cancelling
 from graphs.turn_recovery import TurnSweeper
 
 log = structlog.get_logger("grace.api")
@@ -180,7 +181,9 @@ async def _purge_keys(rt: GraceRuntime) -> None:
         try:
             await store.purge()
         except Exception:
+            raise_if_cancelling()
             log.warning("api.idempotency_purge_failed", exc_info=True)
+        raise_if_cancelling()  # Python 3.11's wait_for can swallow a cancellation
         await asyncio.sleep(KEY_PURGE_S)
 
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import structlog
 
 from graphs.inbox import ThreadInbox, ThreadInFlightError
+from graphs.turn_lease import raise_if_cancelling
 
 log = structlog.get_logger("grace.runtime")
 
@@ -51,6 +52,7 @@ class RunningTurns:
             try:
                 await inbox.renew(sorted(self._threads))
             except Exception:  # a database blip: the next renewal still comes before expiry
+                raise_if_cancelling()
                 log.warning("runtime.lease_renewal_failed", exc_info=True)
 
     async def close(self) -> None:

@@ -11,6 +11,7 @@ lease then decides): the check never takes a turn from a live process.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -51,3 +52,18 @@ def dead_here(owner: str | None) -> bool:
     except PermissionError:  # exists, owned by another user
         return False
     return False
+
+
+def raise_if_cancelling() -> None:
+    """Re-raise a cancellation that a library turned into an ordinary error.
+
+    psycopg answers a task cancelled mid-query by cancelling the query on the server and
+    raising ``QueryCanceled`` (an ``Exception``), so a background loop that logs exceptions
+    and carries on would survive its own cancellation. Call this first in such handlers.
+
+    Raises:
+        asyncio.CancelledError: the current task is being cancelled.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

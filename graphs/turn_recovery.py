@@ -16,6 +16,7 @@ import structlog
 
 from graphs.inbox import OpenTurn, ThreadInFlightError
 from graphs.runtime import GraceRuntime
+from graphs.turn_lease import raise_if_cancelling
 
 log = structlog.get_logger("grace.recovery")
 
@@ -90,6 +91,7 @@ class TurnSweeper:
             except ThreadInFlightError:
                 return False  # a request here runs the thread now; it finishes the turn first
             except Exception:  # the lease lapses again; the next sweep retries
+                raise_if_cancelling()
                 log.exception("recovery.failed", thread_id=turn.thread_id)
                 return False
             log.info(
@@ -106,5 +108,7 @@ class TurnSweeper:
             try:
                 await self.sweep_once()
             except Exception:
+                raise_if_cancelling()
                 log.exception("recovery.sweep_failed")
+            raise_if_cancelling()  # Python 3.11's wait_for can swallow a cancellation
             await asyncio.sleep(self.interval_s)

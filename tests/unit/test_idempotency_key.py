@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 
 from api.idempotency import fingerprint, parse_key
 from api.problems import ProblemError
-from graphs.turn_lease import dead_here, this_owner
+from graphs.turn_lease import dead_here, raise_if_cancelling, this_owner
 
 
 def test_keys_are_read_as_structured_field_strings_or_bare() -> None:
@@ -48,3 +49,24 @@ def test_only_certainly_dead_owners_on_this_host_are_dead() -> None:
     assert not dead_here(f"{host}:1:abcd1234")  # exists (init), maybe reused: the lease decides
     assert not dead_here(f"other-{host}:{gone.pid}:abcd1234")  # another host: the lease decides
     assert not dead_here(None) and not dead_here("malformed") and not dead_here(f"{host}:x:y")
+
+
+async def test_a_loop_that_logs_errors_still_stops_when_cancelled() -> None:
+    async def query() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:  # what psycopg does: cancel on the server, raise
+            raise RuntimeError("canceling statement due to user request") from None
+
+    async def background_loop() -> None:
+        while True:
+            try:
+                await query()
+            except Exception:
+                raise_if_cancelling()
+
+    task = asyncio.create_task(background_loop())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from api.idempotency import IdempotencyStore, fingerprint
@@ -185,3 +186,13 @@ async def test_a_key_whose_message_was_refused_is_not_kept(make_client: MakeClie
     r = await client.post("/v1/chat", json=body, headers={"Idempotency-Key": "k-refused"})
     assert r.status_code == 200 and "idempotent-replayed" not in r.headers
     assert _users((await client.get(f"/v1/threads/{tid}")).json()).count("hello?") == 1
+
+
+async def test_the_app_stops_at_once_after_a_quick_request(client: httpx.AsyncClient) -> None:
+    """Shutdown cancels the recovery loops mid-query; they must stop, not log and go on.
+
+    (The fixture's teardown fails with a lifespan shutdown timeout when they do not.)
+    """
+    for _ in range(3):
+        r = await client.post("/v1/chat", json={"message": ""})
+        assert r.status_code == 422
