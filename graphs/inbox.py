@@ -23,22 +23,30 @@ from psycopg.types.json import Jsonb
 from graphs.core.database import Database
 from graphs.turn_lease import TURN_LEASE_S, dead_here, this_owner
 
-_LOCK_PREV = """
-SELECT message_id, content, requested_persona, audience, settled, lease_owner,
-       lease_until < now() AS lapsed
-FROM thread_inbox WHERE thread_id = %(thread)s FOR UPDATE
-"""
-
-_UPSERT = """
-INSERT INTO thread_inbox (thread_id, message_id, content, requested_persona, audience,
-                          settled, lease_owner, lease_until, attempts)
-VALUES (%(thread)s, %(id)s, %(content)s, %(persona)s, %(audience)s,
-        false, %(owner)s, now() + %(lease)s, 0)
-ON CONFLICT (thread_id) DO UPDATE SET
-    message_id = EXCLUDED.message_id, content = EXCLUDED.content,
-    requested_persona = EXCLUDED.requested_persona, audience = EXCLUDED.audience,
-    settled = false, lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until,
-    attempts = 0, received_at = now()
+# One round trip: returns the row it replaces (as it was) and whether it replaced it. A row
+# whose turn is still running under another live owner's lease is left alone (``force``
+# overrides: its owner was found dead on this host).
+_SWAP = """
+WITH prev AS (
+    SELECT message_id, content, requested_persona, audience, lease_owner
+    FROM thread_inbox WHERE thread_id = %(thread)s
+), up AS (
+    INSERT INTO thread_inbox (thread_id, message_id, content, requested_persona, audience,
+                              settled, lease_owner, lease_until, attempts)
+    VALUES (%(thread)s, %(id)s, %(content)s, %(persona)s, %(audience)s,
+            false, %(owner)s, now() + %(lease)s, 0)
+    ON CONFLICT (thread_id) DO UPDATE SET
+        message_id = EXCLUDED.message_id, content = EXCLUDED.content,
+        requested_persona = EXCLUDED.requested_persona, audience = EXCLUDED.audience,
+        settled = false, lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until,
+        attempts = 0, received_at = now()
+    WHERE %(force)s OR thread_inbox.settled OR thread_inbox.lease_until < now()
+        OR thread_inbox.lease_owner IS NOT DISTINCT FROM %(owner)s
+    RETURNING 1
+)
+SELECT p.message_id, p.content, p.requested_persona, p.audience, p.lease_owner,
+       EXISTS (SELECT 1 FROM up)
+FROM (SELECT 1) AS one LEFT JOIN prev AS p ON true
 """
 
 # Marks the turn ended and, when the message came with an idempotency key, keeps its result
@@ -134,15 +142,18 @@ class ThreadInbox:
             "audience": message.audience,
             "owner": self.owner,
             "lease": self.lease,
+            "force": False,
         }
-        async with self.db.connection() as c, c.transaction():
-            row = await (await c.execute(_LOCK_PREV, params)).fetchone()
-            if row is not None:
-                settled, owner, lapsed = row[4], row[5], row[6]
-                if not settled and owner != self.owner and not lapsed and not dead_here(owner):
+        async with self.db.connection() as c:
+            row = await (await c.execute(_SWAP, params)).fetchone()
+            assert row is not None
+            if not row[5]:  # a turn holds the thread under another owner's live lease
+                if not dead_here(row[4]):
                     raise ThreadInFlightError(thread_id)
-            await c.execute(_UPSERT, params)
-        return InboxMessage(*row[:4]) if row else None
+                params["force"] = True
+                row = await (await c.execute(_SWAP, params)).fetchone()
+                assert row is not None
+        return InboxMessage(*row[:4]) if row[0] is not None else None
 
     async def put(self, thread_id: str, message: InboxMessage | None) -> None:
         """Set the thread's latest message back to ``message`` (None: the thread has none).

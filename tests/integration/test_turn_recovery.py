@@ -102,3 +102,23 @@ async def test_with_async_durability_turns_are_leased_and_swept_too(db: Database
         assert view is not None and _users(view) == ["first", "second"]
     finally:
         await rt.close()
+
+
+async def test_a_new_message_goes_ahead_of_a_dead_local_owners_lease(db: Database) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    rt = await _replica(db, "replica-a", ScriptedChatModel(default="Ok."), 30.0)
+    try:
+        dead = ThreadInbox(db, owner=f"{socket.gethostname()}:{gone.pid}:old", lease_s=30.0)
+        await dead.swap("t-dead", InboxMessage("m-cut", "cut off", None, "client"))
+        # its lease runs for 30 s more, but its process is gone: no 409, the cut-off turn
+        # runs first, then the new one
+        await rt.ask("next", thread_id="t-dead")
+        view = await rt.thread("t-dead")
+        assert view is not None and _users(view) == ["cut off", "next"]
+    finally:
+        await rt.close()
