@@ -10,7 +10,10 @@ This is what the CLI and the API use::
 
 Threads persist in PostgreSQL through ``langgraph-checkpoint-postgres`` on the same database;
 a process killed mid-turn resumes from the last checkpoint, and workflow steps carry
-idempotency keys so none is applied twice.
+idempotency keys so none is applied twice. Each turn holds a lease on its thread's inbox row
+while it runs (``graphs/inbox.py``); a turn whose process died is finished by
+:meth:`GraceRuntime.recover`, which ``graphs/turn_recovery.py`` calls for every such row
+without waiting for the client, and the result is kept for the message's idempotency key.
 """
 
 from __future__ import annotations
