@@ -8,7 +8,12 @@ Usage::
 ``grace serve`` runs it with uvicorn. ``app.state`` holds ``settings``, ``runtime``, ``db``
 (the runtime's pool), ``dev``, ``metrics`` (:class:`~api.metrics.ApiMetrics`),
 ``background`` (:class:`~api.background.BackgroundTasks`), ``rate_limiter`` and
-``schedule_ingest`` (how webhooks start ingestion jobs).
+``schedule_ingest`` (how webhooks start ingestion jobs) and ``sweeper``
+(:class:`~graphs.turn_recovery.TurnSweeper`).
+
+Crash recovery: at start-up, and then every few seconds, the app finishes chat turns a dead
+process left unsettled (its own previous life at once, another replica's once its lease
+lapsed), and it drops idempotency keys past their expiry once an hour.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from api.routes import (
 )
 from graphs.core.settings import Settings, get_settings
 from graphs.runtime import GraceRuntime
+from graphs.turn_lease import raise_if_cancelling
+from graphs.turn_recovery import TurnSweeper
 
 log = structlog.get_logger("grace.api")
 
@@ -72,7 +79,11 @@ def _version() -> str:
 
 
 def create_app(
-    settings: Settings | None = None, *, runtime: GraceRuntime | None = None, dev: bool = False
+    settings: Settings | None = None,
+    *,
+    runtime: GraceRuntime | None = None,
+    dev: bool = False,
+    recover: bool = True,
 ) -> FastAPI:
     """Build the API.
 
@@ -84,6 +95,8 @@ def create_app(
             knowledge base in the background (``GRACE_LOAD_STARTER_CORPUS``) and closes the
             runtime at shutdown.
         dev: Dev mode: requests without an API key act as an admin named ``dev``.
+        recover: Finish turns cut off by a crash at start-up and sweep for them every few
+            seconds (``graphs/turn_recovery.py``); expire idempotency keys.
 
     Returns:
         The FastAPI app (serve with uvicorn; test with ``httpx.ASGITransport`` inside
@@ -102,6 +115,10 @@ def create_app(
             background.spawn(_warm_up(rt), name="warm-up")
             if settings.load_starter_corpus:
                 background.spawn(_starter_corpus(rt), name="starter-corpus")
+        if recover:
+            app.state.sweeper = TurnSweeper(rt)
+            background.spawn(app.state.sweeper.run(), name="turn-recovery")
+            background.spawn(_purge_keys(rt), name="idempotency-expiry")
         try:
             yield
         finally:
@@ -168,6 +185,25 @@ async def _starter_corpus(rt: GraceRuntime) -> None:
         await load_starter_corpus(rt.db, retriever.embedder)
     except Exception as exc:  # serving goes on without it; the log says why
         log.warning("starter_corpus_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+#: Seconds between deletions of expired idempotency keys.
+KEY_PURGE_S = 3600.0
+
+
+async def _purge_keys(rt: GraceRuntime) -> None:
+    """Delete expired idempotency keys now and every :data:`KEY_PURGE_S` seconds."""
+    from api.idempotency import IdempotencyStore
+
+    store = IdempotencyStore(rt.db)
+    while True:
+        try:
+            await store.purge()
+        except Exception:
+            raise_if_cancelling()
+            log.warning("api.idempotency_purge_failed", exc_info=True)
+        raise_if_cancelling()  # Python 3.11's wait_for can swallow a cancellation
+        await asyncio.sleep(KEY_PURGE_S)
 
 
 def _ingest_scheduler(

@@ -18,7 +18,7 @@ from api.auth.principal import Principal, Role
 from api.errors import to_problem
 from api.metrics import ApiMetrics
 from api.problems import ProblemError
-from graphs.runtime import Audience, GraceRuntime
+from graphs.runtime import Audience, GraceRuntime, ThreadInFlightError
 from graphs.turn_events import TurnEvent
 
 log = structlog.get_logger("grace.api")
@@ -64,11 +64,31 @@ async def run_turn(
     thread_id: str,
     agent: str | None,
     audience: Audience = "client",
+    *,
+    message_id: str | None = None,
 ) -> dict[str, Any]:
-    """One turn to completion; returns ``TurnResult.to_dict()`` (counted in the metrics)."""
-    turn = (await rt.ask(message, thread_id=thread_id, agent=agent, audience=audience)).to_dict()
+    """One turn to completion; returns ``TurnResult.to_dict()`` (counted in the metrics).
+
+    ``message_id``: id for the message (an idempotency key's record names it).
+
+    Raises:
+        ProblemError: 409 ``thread-busy`` while another turn of the thread runs.
+    """
+    try:
+        result = await rt.ask(
+            message, thread_id=thread_id, agent=agent, audience=audience, message_id=message_id
+        )
+    except ThreadInFlightError as exc:
+        raise thread_busy(exc) from None
+    turn = result.to_dict()
     metrics.observe_turn(turn)
     return turn
+
+
+def thread_busy(exc: ThreadInFlightError) -> ProblemError:
+    """409 ``thread-busy``: a turn of the thread is running; the client retries shortly."""
+    return ProblemError(409, "thread-busy", "Turn in progress", str(exc),
+                        headers={"Retry-After": "1"})  # fmt: skip
 
 
 async def open_stream(
@@ -78,18 +98,28 @@ async def open_stream(
     thread_id: str,
     agent: str | None,
     audience: Audience = "client",
+    *,
+    message_id: str | None = None,
 ) -> AsyncIterator[TurnEvent]:
     """Start a streamed turn and return its events.
 
     The first event is awaited here, so errors that come before any output (thread waiting
     for a person, unknown persona) raise from this call and become problem responses, not a
     half-sent stream. The ``final`` event is counted in the metrics.
+
+    Raises:
+        ProblemError: 409 ``thread-busy`` while another turn of the thread runs.
     """
     source = cast(
         AsyncGenerator[TurnEvent, None],
-        rt.stream(message, thread_id=thread_id, agent=agent, audience=audience),
+        rt.stream(
+            message, thread_id=thread_id, agent=agent, audience=audience, message_id=message_id
+        ),
     )
-    first = await anext(source)
+    try:
+        first = await anext(source)
+    except ThreadInFlightError as exc:
+        raise thread_busy(exc) from None
 
     async def events() -> AsyncIterator[TurnEvent]:
         event: TurnEvent | None = first

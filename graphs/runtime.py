@@ -10,13 +10,17 @@ This is what the CLI and the API use::
 
 Threads persist in PostgreSQL through ``langgraph-checkpoint-postgres`` on the same database;
 a process killed mid-turn resumes from the last checkpoint, and workflow steps carry
-idempotency keys so none is applied twice.
+idempotency keys so none is applied twice. Each turn holds a lease on its thread's inbox row
+while it runs (``graphs/inbox.py``); a turn whose process died is finished by
+:meth:`GraceRuntime.recover`, which ``graphs/turn_recovery.py`` calls for every such row
+without waiting for the client, and the result is kept for the message's idempotency key.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -30,10 +34,13 @@ from graphs.core.events import EventBus, escalation_resolved, events_from_turn, 
 from graphs.core.settings import Settings, get_settings
 from graphs.deps import GraphDeps
 from graphs.escalation_store import EscalationRecord, EscalationRepository
-from graphs.inbox import InboxMessage, ThreadInbox
+from graphs.inbox import InboxMessage, ThreadInbox, ThreadInFlightError
+from graphs.running_turns import RunningTurns
 from graphs.supervisor import build_graph, final_reply
 from graphs.turn_events import TurnEvent, events_from_update, token_from_message
 from graphs.workflows.engine import WorkflowEngine
+
+__all__ = ["GraceRuntime", "ThreadBusyError", "ThreadInFlightError", "ThreadView", "TurnResult"]
 
 #: Who is talking on a turn: a client (own cases only) or staff (any case).
 Audience = Literal["client", "staff"]
@@ -141,6 +148,7 @@ class GraceRuntime:
         self._checkpoint_pool: Any = None
         # thread id -> id of the message of our last turn there that ended without a pause
         self._settled: dict[str, str] = {}
+        self._running = RunningTurns()  # their inbox leases are renewed while they run
 
     @classmethod
     async def open(
@@ -206,6 +214,7 @@ class GraceRuntime:
 
     async def close(self) -> None:
         """Release the checkpointer's connections, and the database if this runtime opened it."""
+        await self._running.close()
         if self._checkpoint_pool is not None:
             await self._checkpoint_pool.close()
         if self._owns_db:
@@ -222,6 +231,7 @@ class GraceRuntime:
         thread_id: str | None = None,
         agent: str | None = None,
         audience: Audience = "client",
+        message_id: str | None = None,
     ) -> TurnResult:
         """Run one user turn.
 
@@ -231,16 +241,21 @@ class GraceRuntime:
             agent: Talk to this persona directly (ownership and escalation still apply).
             audience: ``client`` (the default): tools reach only this conversation's cases —
                 those opened in it or whose reference the client typed; ``staff``: any case.
+            message_id: Id to give the message (default: a new one). An idempotency key's
+                record names it, so whichever process ends the turn keeps its result there.
 
         Raises:
             ThreadBusyError: the thread is paused waiting for a person.
+            ThreadInFlightError: another turn of the thread is running (here or elsewhere).
             agents.registry.UnknownPersonaError: ``agent`` is not a persona.
         """
-        thread_id, config, inputs = await self._prepare(message, thread_id, agent, audience)
-        out = await self.graph.ainvoke(inputs, config, durability=self._durability)
-        result = await self._result(thread_id, out)
-        self._remember(thread_id, inputs, result)
-        return result
+        thread_id = thread_id or _new_thread_id()
+        async with self._turn(thread_id):
+            config, inputs = await self._prepare(message, thread_id, agent, audience, message_id)
+            out = await self.graph.ainvoke(inputs, config, durability=self._durability)
+            result = await self._result(thread_id, out)
+            await self._finish(thread_id, inputs, result)
+            return result
 
     async def stream(
         self,
@@ -249,6 +264,7 @@ class GraceRuntime:
         thread_id: str | None = None,
         agent: str | None = None,
         audience: Audience = "client",
+        message_id: str | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """Run one user turn, yielding its events as they happen (see ``graphs.turn_events``).
 
@@ -259,9 +275,19 @@ class GraceRuntime:
 
         Raises:
             ThreadBusyError: the thread is paused waiting for a person (before any event).
+            ThreadInFlightError: another turn of the thread is running (before any event).
             agents.registry.UnknownPersonaError: ``agent`` is not a persona.
         """
-        thread_id, config, inputs = await self._prepare(message, thread_id, agent, audience)
+        thread_id = thread_id or _new_thread_id()
+        async with self._turn(thread_id):
+            config, inputs = await self._prepare(message, thread_id, agent, audience, message_id)
+            async for event in self._stream(thread_id, config, inputs):
+                yield event
+
+    async def _stream(
+        self, thread_id: str, config: RunnableConfig, inputs: dict[str, Any]
+    ) -> AsyncIterator[TurnEvent]:
+        """The events of one prepared turn (see :meth:`stream`)."""
         values: dict[str, Any] = {}
         interrupts: dict[str, Any] = {}
         async for part in self.graph.astream(
@@ -291,7 +317,7 @@ class GraceRuntime:
                             yield event
         values["__interrupt__"] = list(interrupts.values())
         result = await self._result(thread_id, values)
-        self._remember(thread_id, inputs, result)
+        await self._finish(thread_id, inputs, result)
         if result.escalation is not None:
             yield TurnEvent("escalation", result.escalation.to_dict())
         yield TurnEvent("final", result.to_dict())
@@ -317,29 +343,42 @@ class GraceRuntime:
             escalation=pending[0] if pending else None,
         )
 
+    async def holds(self, thread_id: str, message_id: str) -> bool:
+        """Whether the thread's checkpoint holds the message ``message_id`` (its turn ran)."""
+        snap = await self.graph.aget_state(self._config(thread_id))
+        return _holds(dict(snap.values or {}), message_id)
+
+    def running(self, thread_id: str) -> bool:
+        """Whether this process is running a turn of ``thread_id`` right now."""
+        return thread_id in self._running
+
+    def _turn(self, thread_id: str) -> AbstractAsyncContextManager[None]:
+        """Hold ``thread_id`` for one turn here (ThreadInFlightError if already held)."""
+        return self._running.hold(thread_id, self.inbox)
+
+    async def _finish(self, thread_id: str, inputs: dict[str, Any], result: TurnResult) -> None:
+        """Mark the turn ended (its result kept for an idempotency key); remember it settled."""
+        await self.inbox.settle(thread_id, str(inputs["messages"][0].id), result.to_dict())
+        self._remember(thread_id, inputs, result)
+
     async def _prepare(
-        self, message: str, thread_id: str | None, agent: str | None, audience: Audience
-    ) -> tuple[str, RunnableConfig, dict[str, Any]]:
+        self,
+        message: str,
+        thread_id: str,
+        agent: str | None,
+        audience: Audience,
+        message_id: str | None,
+    ) -> tuple[RunnableConfig, dict[str, Any]]:
         """Check the thread can take a message; finish a half-done turn; build the inputs."""
-        thread_id = thread_id or f"t-{uuid.uuid4().hex[:12]}"
+        mid = message_id or uuid.uuid4().hex
         if agent is not None:
             agent = self.deps.registry.get(agent).name
         if audience not in ("client", "staff"):
             raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
         config = self._config(thread_id)
-        if self._durability != "exit":
-            await self._settle(thread_id, config)
-            return (
-                thread_id,
-                config,
-                {
-                    "messages": [HumanMessage(message)],
-                    "requested_persona": agent,
-                    "audience": audience,
-                },
-            )
-        # The run writes one checkpoint, at its end: the inbox keeps the message first.
-        msg = InboxMessage(uuid.uuid4().hex, message, agent, audience)
+        # The inbox keeps the message first (with durability "exit" the run writes one
+        # checkpoint, at its end) and holds the turn's lease until it ends.
+        msg = InboxMessage(mid, message, agent, audience)
         known = self._settled.pop(thread_id, None)
         if known is None:
             snap = await self._settle(thread_id, config)
@@ -353,7 +392,7 @@ class GraceRuntime:
                 # asynchronously, so a PostgreSQL crash within ~0.6 s of our turn, survived by
                 # this process, could lose that turn's checkpoint unnoticed; restarting the
                 # process after a database crash clears this memory.)
-                return thread_id, config, _inputs(msg)
+                return config, _inputs(msg)
             try:
                 snap = await self._settle(thread_id, config)
             except ThreadBusyError:
@@ -361,11 +400,13 @@ class GraceRuntime:
                 raise
         if prev is not None and not _holds(snap.values, prev.id):
             # A previous message that never reached the checkpoint (a crash mid-turn) runs first.
-            out = await self.graph.ainvoke(_inputs(prev), config, durability="exit")
-            if out.get("__interrupt__"):  # that turn now waits for a person; so does this
-                lost = await self._result(thread_id, out)
+            out = await self.graph.ainvoke(_inputs(prev), config, durability=self._durability)
+            lost = await self._result(thread_id, out)
+            await self.inbox.settle(thread_id, prev.id, lost.to_dict())
+            if lost.escalation is not None:  # that turn now waits for a person; so does this
+                await self.inbox.put(thread_id, prev)  # the refused message never arrived
                 raise ThreadBusyError(thread_id, lost.escalation)
-        return thread_id, config, _inputs(msg)
+        return config, _inputs(msg)
 
     async def _settle(self, thread_id: str, config: RunnableConfig) -> Any:
         """The thread's state snapshot, after finishing a turn a crash left half-done.
@@ -378,7 +419,11 @@ class GraceRuntime:
             pending = await self.escalations.list(status="pending", thread_id=thread_id)
             raise ThreadBusyError(thread_id, pending[0] if pending else None)
         if snap.next:  # a turn a crash left half-done: finish it first
-            await self.graph.ainvoke(None, config)
+            out = await self.graph.ainvoke(None, config)
+            last = _last_human_id(dict(out or {}))
+            if last is not None:  # its idempotency key, if any, gets the result
+                done = await self._result(thread_id, out)
+                await self.inbox.settle(thread_id, last, done.to_dict())
             snap = await self.graph.aget_state(config)
         return snap
 
@@ -420,28 +465,47 @@ class GraceRuntime:
         """Finish a turn that a crash left half-done (from its last checkpoint).
 
         Nodes re-run from the last completed step; workflow steps replay through their
-        idempotency keys, so nothing is applied twice and no message is repeated.
+        idempotency keys, so nothing is applied twice and no message is repeated. A turn
+        that had ended but was not yet marked so (the process died in between) is only
+        marked, its result kept for its idempotency key.
 
         Returns:
             The completed turn, or None when the thread had nothing unfinished (or waits for
             a person, which only :meth:`resolve` continues).
-        """
-        config = self._config(thread_id)
-        snap = await self.graph.aget_state(config)
-        if snap.interrupts:
-            return None
-        if snap.next:
-            out = await self.graph.ainvoke(None, config)
-            return await self._result(thread_id, out)
-        # durability "exit": a message in the inbox that no checkpoint holds was cut off
-        latest = await self.inbox.latest(thread_id)
-        if latest is None or _holds(snap.values, latest.id):
-            return None
-        out = await self.graph.ainvoke(_inputs(latest), config, durability=self._durability)
-        return await self._result(thread_id, out)
 
-    async def _result(self, thread_id: str, out: Any) -> TurnResult:
-        """Build the turn result from the graph's output values (``__interrupt__`` included)."""
+        Raises:
+            ThreadInFlightError: this process is running a turn of the thread right now.
+        """
+        async with self._turn(thread_id):
+            config = self._config(thread_id)
+            snap = await self.graph.aget_state(config)
+            latest = await self.inbox.latest(thread_id)
+            if snap.interrupts or (not snap.next and latest and _holds(snap.values, latest.id)):
+                if latest is not None and _holds(snap.values, latest.id):
+                    values = {**snap.values, "__interrupt__": list(snap.interrupts)}
+                    ended = await self._result(thread_id, values, publish=False)
+                    await self.inbox.settle(thread_id, latest.id, ended.to_dict())
+                return None
+            if snap.next:
+                out = await self.graph.ainvoke(None, config)
+                result = await self._result(thread_id, out)
+                last = _last_human_id(dict(out or {}))
+                if last is not None:
+                    await self.inbox.settle(thread_id, last, result.to_dict())
+                return result
+            # durability "exit": a message in the inbox that no checkpoint holds was cut off
+            if latest is None:
+                return None
+            out = await self.graph.ainvoke(_inputs(latest), config, durability=self._durability)
+            result = await self._result(thread_id, out)
+            await self.inbox.settle(thread_id, latest.id, result.to_dict())
+            return result
+
+    async def _result(self, thread_id: str, out: Any, *, publish: bool = True) -> TurnResult:
+        """Build the turn result from the graph's output values (``__interrupt__`` included).
+
+        ``publish``: send its events on the bus (False when rebuilding an ended turn).
+        """
         values = dict(out or {})
         interrupts = list(values.pop("__interrupt__", None) or [])
         escalation = None
@@ -467,7 +531,7 @@ class GraceRuntime:
             citations=list(values.get("citations") or []),
             escalation=escalation,
         )
-        if self.bus is not None:  # staff dashboards follow transitions and escalations live
+        if publish and self.bus is not None:  # dashboards follow transitions, escalations live
             for event in events_from_turn(result.to_dict()):
                 await self.bus.publish(event)
         return result
@@ -512,6 +576,16 @@ def _inputs(message: InboxMessage) -> dict[str, Any]:
         "requested_persona": message.requested_persona,
         "audience": message.audience,
     }
+
+
+def _new_thread_id() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def _last_human_id(values: dict[str, Any]) -> str | None:
+    """Id of the last user message in state ``values`` (None when there is none)."""
+    humans = [m for m in values.get("messages", []) if isinstance(m, HumanMessage)]
+    return str(humans[-1].id) if humans and humans[-1].id else None
 
 
 def _holds(values: dict[str, Any], message_id: str) -> bool:

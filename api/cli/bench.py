@@ -282,3 +282,44 @@ def scale(
         f"Scaling ratios (2 vs 1): chat [bold]{env['chat_ratio_2_vs_1']}x[/], "
         f"ingestion [bold]{env['ingest_ratio_2_vs_1']}x[/] on {env.get('cpus')} CPU(s)."
     )
+
+
+@app.command()
+@handle_errors
+def crash(
+    clients: Annotated[int, typer.Option(min=1, max=100, help="Concurrent clients.")] = 10,
+    turns: Annotated[int, typer.Option(min=2, help="Turns per client.")] = 3,
+    turn_s: Annotated[
+        float, typer.Option(min=0.2, help="Seconds the fake model takes per reply.")
+    ] = 1.0,
+    without_keys: Annotated[
+        bool, typer.Option("--without-keys", help="Also retry without Idempotency-Key.")
+    ] = False,
+    out: OutOpt = Path("bench-results"),
+) -> None:
+    """SIGKILL the API server mid-turn under load, restart it, count lost and doubled messages.
+
+    The server runs in its own process against a scratch database ``grace_bench_crash`` on
+    the embedded server (or DATABASE_URL); clients retry with their Idempotency-Key.
+    """
+    from evals.bench.crash import run_crash_bench
+
+    with console.status(f"Crashing the server under {clients} clients x {turns} turns…"):
+        report = run_async(
+            lambda: run_crash_bench(
+                get_settings(), clients=clients, turns=turns, turn_s=turn_s,
+                without_keys=without_keys,
+            )
+        )  # fmt: skip
+    counts = Table(title="after kill -9 mid-turn", title_justify="left")
+    cols = ["scenario", "in flight", "recovered before retry", "recovery s", "lost",
+            "duplicated", "unanswered", "retries"]  # fmt: skip
+    for col in cols:
+        counts.add_column(col, justify="left" if col == "scenario" else "right")
+    for s in report.scenarios:
+        p = s.params
+        counts.add_row(s.name, *(str(p[k]) for k in ("in_flight_at_kill",
+                       "recovered_before_retry", "recovery_s", "lost", "duplicated",
+                       "unanswered", "retries")))  # fmt: skip
+    console.print(counts)
+    _show(report, out)

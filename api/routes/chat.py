@@ -6,15 +6,24 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth.deps import rate_limited
 from api.auth.principal import Principal
 from api.deps import MetricsDep, OwnersDep, RuntimeDep
+from api.idempotency import (
+    HEADER,
+    REPLAYED_HEADER,
+    final_only,
+    first_run,
+    header_description,
+    plan_turn,
+    replayed_turn,
+)
 from api.schemas.chat import ChatRequest, ChatResponse
 from api.schemas.common import problem_responses, sse_content
-from api.turns import audience_of, begin_turn, open_stream, run_turn, stream_error
+from api.turns import audience_of, open_stream, run_turn, stream_error
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 Caller = Annotated[Principal, Depends(rate_limited)]
@@ -29,7 +38,11 @@ _SSE_DOC = (
     "`token` (reply text as produced, `{persona, text}`), `action` / `refusal` / `citation` "
     "(workflow steps and sources as each tool step ends), `escalation` (the thread paused "
     "for a person), `message` (the full ChatResponse), then `done`. A failure after the "
-    "stream started is sent as an `error` event carrying a problem body."
+    "stream started is sent as an `error` event carrying a problem body.\n\n"
+    "With an `Idempotency-Key` header a retry returns the first turn's result (header "
+    "`Idempotent-Replayed: true`; as a stream: `message` then `done`) and stores nothing new, "
+    "also after a server crash; the same key with another body is 422 "
+    "`idempotency-key-reused`."
 )
 
 
@@ -40,7 +53,7 @@ _SSE_DOC = (
     description=_SSE_DOC,
     responses={
         200: {"content": sse_content([*TURN_EVENTS, "message", "done", "error"])},
-        **problem_responses(401, 404, 409, 422, 429),
+        **problem_responses(400, 401, 404, 409, 422, 429),
     },
 )
 async def chat(
@@ -49,22 +62,46 @@ async def chat(
     rt: RuntimeDep,
     owners: OwnersDep,
     metrics: MetricsDep,
+    response: Response,
     stream: Annotated[bool, Query(description="Stream Server-Sent Events.")] = False,
+    idempotency_key: Annotated[
+        str | None, Header(alias=HEADER, description=header_description())
+    ] = None,
 ) -> Any:
     """Run one turn. A new thread starts without ``thread_id``; its id is in the reply.
 
     Clients may only continue their own threads (another key's thread reads as not found);
-    a thread waiting for a person answers 409 ``thread-waiting-for-person``.
+    a thread waiting for a person answers 409 ``thread-waiting-for-person``, one with a turn
+    in progress 409 ``thread-busy``.
     """
-    thread_id, agent = await begin_turn(
-        rt, owners, principal, thread_id=body.thread_id, agent=body.agent
-    )
+    plan = await plan_turn(
+        rt, owners, principal, idempotency_key, endpoint="chat",
+        payload=body.model_dump(mode="json"), thread_id=body.thread_id, agent=body.agent,
+    )  # fmt: skip
     audience = audience_of(principal)
+    headers = {"X-Grace-Thread": plan.thread_id}
+    if plan.replay is not None:
+        turn = await replayed_turn(
+            rt, principal, plan,
+            lambda: run_turn(rt, metrics, body.message, plan.thread_id, plan.persona, audience,
+                             message_id=plan.message_id),
+        )  # fmt: skip
+        headers[REPLAYED_HEADER] = "true"
+        if not stream:
+            response.headers.update(headers)
+            return ChatResponse.from_turn(turn)
+        return EventSourceResponse(_sse(final_only(turn)), ping=PING_S, headers=headers)
     if not stream:
-        turn = await run_turn(rt, metrics, body.message, thread_id, agent, audience)
+        turn = await first_run(rt, principal, plan, lambda: run_turn(
+            rt, metrics, body.message, plan.thread_id, plan.persona, audience,
+            message_id=plan.message_id,
+        ))  # fmt: skip
         return ChatResponse.from_turn(turn)
-    events = await open_stream(rt, metrics, body.message, thread_id, agent, audience)
-    return EventSourceResponse(_sse(events), ping=PING_S, headers={"X-Grace-Thread": thread_id})
+    events = await first_run(rt, principal, plan, lambda: open_stream(
+        rt, metrics, body.message, plan.thread_id, plan.persona, audience,
+        message_id=plan.message_id,
+    ))  # fmt: skip
+    return EventSourceResponse(_sse(events), ping=PING_S, headers=headers)
 
 
 async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[ServerSentEvent]:

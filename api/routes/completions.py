@@ -9,12 +9,14 @@ the turn; earlier messages in ``messages`` are not replayed. Send the thread id 
 conversation; every response carries it in the ``X-Grace-Thread`` header and in the
 non-standard ``grace`` member (``grace.thread_id``). Without one, each request starts a new
 conversation.
+
+Retries: send an ``Idempotency-Key`` header (``extra_headers``; see ``api/idempotency.py``). A
+retry with the same key returns the first completion (same ``id``) and stores nothing new.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -26,11 +28,21 @@ from agents.registry import GRACE
 from api.auth.deps import rate_limited
 from api.auth.principal import Principal
 from api.deps import MetricsDep, OwnersDep, RegistryDep, RuntimeDep
+from api.idempotency import (
+    HEADER,
+    REPLAYED_HEADER,
+    created_at,
+    final_only,
+    first_run,
+    header_description,
+    plan_turn,
+    replayed_turn,
+)
 from api.problems import ProblemError
 from api.routes.chat import PING_S
 from api.schemas.common import ThreadId, problem_responses, sse_content
 from api.schemas.openai import Completion, CompletionRequest, Model, ModelList, usage_of
-from api.turns import audience_of, begin_turn, open_stream, run_turn, stream_error
+from api.turns import audience_of, open_stream, run_turn, stream_error
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 Caller = Annotated[Principal, Depends(rate_limited)]
@@ -58,7 +70,7 @@ async def models(_: Caller, registry: RegistryDep) -> ModelList:
             "description": "A chat.completion, or with stream=true chat.completion.chunk "
             "events ending with `data: [DONE]`.",
         },
-        **problem_responses(401, 404, 409, 422, 429),
+        **problem_responses(400, 401, 404, 409, 422, 429),
     },
 )
 async def completions(
@@ -69,20 +81,44 @@ async def completions(
     metrics: MetricsDep,
     response: Response,
     x_grace_thread: Annotated[ThreadId | None, Header(alias=THREAD_HEADER)] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias=HEADER, description=header_description())
+    ] = None,
 ) -> Any:
     """Run the last user message as one turn of a Grace conversation."""
     message = _last_user_text(body)
     agent = None if body.model.strip().lower() == GRACE else body.model
     wanted = x_grace_thread or (body.metadata.thread_id if body.metadata else None)
-    thread_id, persona = await begin_turn(rt, owners, principal, thread_id=wanted, agent=agent)
-    cid, created, model = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), body.model
-    if body.stream:
-        events = await open_stream(rt, metrics, message, thread_id, persona, audience_of(principal))
-        return EventSourceResponse(
-            _chunks(events, cid, created, model), ping=PING_S, headers={THREAD_HEADER: thread_id}
-        )
-    turn = await run_turn(rt, metrics, message, thread_id, persona, audience_of(principal))
-    response.headers[THREAD_HEADER] = thread_id
+    payload = {"body": body.model_dump(mode="json", exclude={"stream"}), "thread": wanted}
+    plan = await plan_turn(rt, owners, principal, idempotency_key, endpoint="completions",
+                           payload=payload, thread_id=wanted, agent=agent)  # fmt: skip
+    thread_id, persona, audience = plan.thread_id, plan.persona, audience_of(principal)
+    # With a key, the id follows from the message id: a replay answers with the same one.
+    cid = f"chatcmpl-{(plan.message_id or uuid.uuid4().hex)[:24]}"
+    created, model = created_at(plan.replay), body.model
+    headers = {THREAD_HEADER: thread_id}
+    if plan.replay is not None:
+        turn = await replayed_turn(
+            rt, principal, plan,
+            lambda: run_turn(rt, metrics, message, thread_id, persona, audience,
+                             message_id=plan.message_id),
+        )  # fmt: skip
+        headers[REPLAYED_HEADER] = "true"
+        if body.stream:
+            return EventSourceResponse(
+                _chunks(final_only(turn), cid, created, model), ping=PING_S, headers=headers
+            )
+    elif body.stream:
+        events = await first_run(rt, principal, plan, lambda: open_stream(
+            rt, metrics, message, thread_id, persona, audience, message_id=plan.message_id
+        ))  # fmt: skip
+        return EventSourceResponse(_chunks(events, cid, created, model), ping=PING_S,
+                                   headers=headers)  # fmt: skip
+    else:
+        turn = await first_run(rt, principal, plan, lambda: run_turn(
+            rt, metrics, message, thread_id, persona, audience, message_id=plan.message_id
+        ))  # fmt: skip
+    response.headers.update(headers)
     reply = _reply_text(turn)
     return Completion(
         id=cid,

@@ -1,4 +1,5 @@
-"""Migrations 0004 (API security) and 0005 (thread inbox) downgrade and upgrade cleanly."""
+"""Migrations 0004 (API security), 0005 (thread inbox) and 0006 (chat idempotency) downgrade
+and upgrade cleanly."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from graphs.core import migrate
 
 pytestmark = pytest.mark.integration
 
-TABLES = ("api_keys", "api_thread_owners", "webhook_deliveries", "thread_inbox")
+TABLES = ("api_keys", "api_thread_owners", "webhook_deliveries", "thread_inbox", "chat_idempotency")
 
 
 def _tables(url: str) -> set[str]:

@@ -1,17 +1,14 @@
 """Playbooks: runs, their steps, rollbacks, and outbound webhook endpoints.
 
-Revision 0006 is left for the chat-idempotency migration being written in parallel; until it
-lands this revision follows 0005 directly (the lead re-points ``down_revision`` on merge).
-
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
