@@ -160,7 +160,9 @@ class GraceRuntime:
             db: An open database (default: connect per settings; closed by :meth:`close`).
             model: A chat model; ``"auto"`` picks the configured provider (None offline).
             embedder: Embedder for the router and retrieval (default: the process-wide one).
-            router: First-stage router (default: ``agents.router.LocalRouter``).
+            router: Triage of each turn (default: :class:`graphs.triage.decide.Triage` fitted
+                on the packaged train split); a plain ``route``-only router is wrapped by
+                :class:`graphs.triage.adapter.RouterTriage`.
             knowledge: Give Atlas (and offline replies) the knowledge base.
         """
         from agents.registry import PersonaRegistry
@@ -474,15 +476,17 @@ class GraceRuntime:
 
 
 def _local_router(registry: Any, embedder: Any, settings: Settings) -> Any:
-    """The local router on the ONNX export of the bundled MiniLM (~6 ms per message).
+    """The learned local triage on the ONNX export of the bundled MiniLM.
 
     Falls back to ``embedder`` when the export cannot be made or loaded (same vectors for
-    all-MiniLM-L6-v2, only slower: ~15-20 ms per message with eager PyTorch).
+    all-MiniLM-L6-v2, only slower: ~15-20 ms per message with eager PyTorch). ``registry`` is
+    not needed: the triage learns from its labelled train split.
     """
     from agents.encoder import router_embedder
-    from agents.router import LocalRouter
+    from graphs.triage.decide import load_triage
 
-    return LocalRouter(registry, router_embedder(settings.data_dir / "models", embedder))
+    del registry
+    return load_triage(router_embedder(settings.data_dir / "models", embedder))
 
 
 #: Threads remembered as settled by this process (oldest forgotten first).

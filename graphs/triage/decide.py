@@ -1,0 +1,175 @@
+"""The triage entry point: ``Triage.triage(message, state) -> TriageDecision``.
+
+One call per user turn, local, no LLM: one encoder batch for the message and its clauses, the
+calibrated classifiers of :mod:`graphs.triage.train`, the phrase rules of
+:mod:`graphs.triage.rules`, and the thread state:
+
+* a pending offer or proposed action (``state["pending"]``) is resolved by a confirmation
+  (``accept``) or a refusal (``decline``), and the turn goes back to the persona that made it;
+  accepting a hand-over offer is level 4;
+* "thanks, that's all" (act ``closing``, no risk) closes without routing anew;
+* follow-ups stay with the current persona unless another one is clearly meant
+  (:data:`SWITCH_CONFIDENCE`); other messages leave it only when another persona leads by
+  :data:`STICKY_MARGIN`;
+* intents: clauses whose own act is a request or a question, with a confident persona
+  (:data:`CLAUSE_CONFIDENCE`); two or more different personas make the turn multi-intent only
+  when the message-level multi-intent classifier agrees (:data:`MULTI_THRESHOLD`), which is
+  how context and filler sentences stop counting as requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from graphs.triage.clauses import split_clauses
+from graphs.triage.levels import RISK_THRESHOLD, derive_level
+from graphs.triage.model import Probabilities, TriageModels
+from graphs.triage.rules import answer_to_offer, reply_act, risk_rule
+from graphs.triage.schema import TriageDecision
+from graphs.workflows.model import PERSONAS
+
+if TYPE_CHECKING:
+    from knowledge.embedding.base import Embedder
+
+#: A follow-up leaves the current persona only for another persona this probable.
+SWITCH_CONFIDENCE = 0.85
+#: A request or question leaves the current persona when another leads it by this much
+#: (the old router's 5th-percentile lead of correct switches, kept as a stated prior).
+STICKY_MARGIN = 0.33
+#: A clause counts as an intent when its persona probability is at least this.
+CLAUSE_CONFIDENCE = 0.6
+#: ... and the message-level multi-intent probability is at least this.
+MULTI_THRESHOLD = 0.5
+_REQUEST_ACTS = ("request", "question")
+
+
+def _top(scores: Mapping[str, float], allowed: tuple[str, ...] = PERSONAS) -> tuple[str, float]:
+    name = max(allowed, key=lambda k: scores.get(k, 0.0))
+    return name, scores.get(name, 0.0)
+
+
+def load_triage(embedder: Embedder, train_path: str | Path | None = None) -> Triage:
+    """Fit the triage on the packaged train split (or ``train_path``) and wrap it.
+
+    Fitting is :func:`graphs.triage.train.fit_triage` (the one function a model cache wraps).
+
+    Raises:
+        FileNotFoundError: the train split is missing.
+        pydantic.ValidationError: a training line is malformed.
+    """
+    from graphs.triage.schema import load_examples, packaged_train_path
+    from graphs.triage.train import fit_triage
+
+    examples = load_examples(train_path or packaged_train_path())
+    return Triage(fit_triage(examples, embedder))
+
+
+class Triage:
+    """Local triage of one turn on fitted :class:`~graphs.triage.model.TriageModels`.
+
+    Thread-safe after construction when the embedder is.
+
+    Args:
+        models: The fitted classifiers.
+        risk_threshold: Level-4 threshold on ``P(risk != none)`` (see
+            :data:`graphs.triage.levels.RISK_THRESHOLD`).
+    """
+
+    def __init__(self, models: TriageModels, *, risk_threshold: float = RISK_THRESHOLD) -> None:
+        self.models = models
+        self.risk_threshold = risk_threshold
+
+    def route(self, message: str, *, current: str | None = None) -> TriageDecision:
+        """Persona routing only (the old router interface): :meth:`triage` with ``current``."""
+        return self.triage(message, {"current_persona": current})
+
+    def probabilities(self, texts: list[str]) -> list[Probabilities]:
+        """Calibrated probabilities per text (one encoder batch)."""
+        return self.models.predict(texts)
+
+    def triage(self, message: str, state: Mapping[str, Any] | None = None) -> TriageDecision:
+        """Decide persona, level, risk and act for ``message`` in the thread ``state``.
+
+        Args:
+            message: The user's text.
+            state: The thread state (``current_persona``, ``pending``); None for a new thread.
+
+        Returns:
+            The decision; deterministic for the same models, message and state.
+
+        Raises:
+            ValueError: ``message`` is blank.
+        """
+        text = " ".join(message.split())
+        if not text:
+            raise ValueError("cannot triage an empty message")
+        state = state or {}
+        current = state.get("current_persona")
+        current = current if current in PERSONAS else None
+        pending = state.get("pending") or None
+        clauses = split_clauses(text)
+        rows = self.probabilities([text, *clauses] if len(clauses) > 1 else [text])
+        probs = rows[0]
+        act, act_p = max(probs.act.items(), key=lambda kv: kv[1])
+        rule_act = reply_act(text)
+        if rule_act is not None:
+            act, act_p = rule_act, 1.0
+        elif pending and (answer := answer_to_offer(text)) is not None:
+            act, act_p = answer, 1.0
+        rule = risk_rule(text)
+
+        intents: list[str] = []
+        for row in rows[1:]:
+            clause_act = max(row.act.items(), key=lambda kv: kv[1])[0]
+            name, p = _top(row.persona)
+            if clause_act in _REQUEST_ACTS and p >= CLAUSE_CONFIDENCE and name not in intents:
+                intents.append(name)
+        multi = len(intents) >= 2 and probs.multi >= MULTI_THRESHOLD
+
+        top, top_p = _top(probs.persona)
+        persona, sticky, reason = top, False, f"top {top} ({top_p:.2f})"
+        resolves: str | None = None
+        if pending and act in ("confirmation", "refusal"):
+            resolves = "accept" if act == "confirmation" else "decline"
+            persona, sticky = str(pending.get("persona") or current or top), True
+            reason = f"{resolves}s the pending {pending.get('kind', 'offer')} of {persona}"
+        elif current is not None and top != current:
+            cur_p = probs.persona.get(current, 0.0)
+            if act in ("follow_up", "confirmation", "refusal", "closing"):
+                if top_p < SWITCH_CONFIDENCE:
+                    persona, sticky = current, True
+                    reason = f"{act} stays with {current}: {top} at {top_p:.2f} < switch level"
+            elif top_p - cur_p < STICKY_MARGIN:
+                persona, sticky = current, True
+                reason = f"stays with {current}: {top} leads by {top_p - cur_p:.2f} only"
+        elif current is not None:
+            sticky = True
+
+        distinct = len(intents) if multi else 1
+        lv = derive_level(probs, intents=distinct, rule=rule, risk_threshold=self.risk_threshold)
+        level, reasons = int(lv.level), list(lv.reasons)
+        if resolves == "accept" and pending and pending.get("kind") == "handover":
+            level = 4
+            reasons.append(f"human_request: accepted {persona}'s offer to hand over")
+        closing = act == "closing" and level == 1 and not multi
+        secondary = tuple(p for p in intents if p != persona) if multi else ()
+        return TriageDecision(
+            persona=persona,
+            confidence=round(1.0 if resolves else probs.persona.get(persona, 0.0), 4),
+            scores={k: round(v, 4) for k, v in probs.persona.items()},
+            level=level,
+            risk=lv.risk if level == 4 else "none",
+            risk_probability=round(probs.needs_person, 4),
+            act=act,
+            act_confidence=round(act_p, 4),
+            intents=tuple(intents) if multi else (persona,),
+            secondary=secondary,
+            multi_intent=multi and bool(secondary),
+            sticky=sticky,
+            resolves=resolves,
+            closing=closing,
+            reasons=tuple(reasons),
+            reason=reason,
+        )
