@@ -24,7 +24,7 @@ from graphs.offline_policy import PlannedCall, plan, propose
 from graphs.state import GraceState, Refusal
 from graphs.tool_exec import ToolContext, ToolExecutor, ToolResult
 from graphs.tools import ToolSpec, build_tools
-from graphs.triage.offers import offered_handover
+from graphs.triage.offers import pending_from_reply
 from graphs.triage.schema import STATE_CHANGING_ACTS
 
 BUDGET_MESSAGE = (
@@ -115,11 +115,11 @@ class PersonaAgent:
         return {"steps": steps, **update}
 
     def _offer(self, state: GraceState, reply: AIMessage) -> dict[str, Any]:
-        """A hand-over offer in a final reply becomes the thread's pending offer."""
-        if reply.tool_calls or not offered_handover(str(reply.content)):
+        """An offer ending a final reply ("hand this over?", "shall I…?") becomes pending."""
+        if reply.tool_calls:
             return {}
-        pending = {"kind": "handover", "persona": self.name, "turn": int(state.get("turn", 1))}
-        return {"pending": {**pending, "summary": "hand the conversation to a person"}}
+        pending = pending_from_reply(self.name, str(reply.content), int(state.get("turn", 1)))
+        return {"pending": pending} if pending else {}
 
     async def _offline_step(
         self, state: GraceState, messages: list[BaseMessage], config: RunnableConfig

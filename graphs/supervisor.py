@@ -113,7 +113,8 @@ class Supervisor:
         view = {"current_persona": state.get("current_persona"), "pending": pending}
         d = as_triage(self.deps.router).triage(text, view)
         decision: dict[str, Any] = {
-            "persona": requested or d.persona,
+            "persona": requested or d.handler or d.persona,
+            "triage_persona": d.persona,
             "confidence": 1.0 if requested else d.confidence,
             "secondary": [] if requested else list(d.secondary),
             "multi_intent": False if requested else d.multi_intent,

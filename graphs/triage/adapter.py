@@ -55,6 +55,7 @@ class RouterTriage:
         secondary = tuple(getattr(d, "secondary", ()) or ())
         return TriageDecision(
             persona=persona,
+            handler=persona,
             confidence=float(d.confidence),
             scores=dict(getattr(d, "scores", {}) or {}),
             level=level,

@@ -21,6 +21,7 @@ class Probabilities:
         act: Per dialogue act.
         level: Per level, keys ``"1"``-``"4"``.
         multi: Probability that the text holds several independent requests.
+        needs_person: Probability that a person must decide (level 4).
     """
 
     persona: dict[str, float]
@@ -28,11 +29,7 @@ class Probabilities:
     act: dict[str, float]
     level: dict[str, float]
     multi: float
-
-    @property
-    def needs_person(self) -> float:
-        """Probability of any risk category: ``1 - P(risk = none)``."""
-        return 1.0 - self.risk.get("none", 0.0)
+    needs_person: float
 
 
 def _rows(model: Any, x: Any) -> list[dict[str, float]]:
@@ -47,7 +44,7 @@ class TriageModels:
 
     Attributes:
         featurizer: Embedding + character n-gram features.
-        persona, risk, act, level, multi: Fitted scikit-learn classifiers with
+        persona, risk, act, level, multi, person: Fitted scikit-learn classifiers with
             ``predict_proba`` and ``classes_``.
     """
 
@@ -57,14 +54,22 @@ class TriageModels:
     act: Any
     level: Any
     multi: Any
+    person: Any
 
     def predict(self, texts: Sequence[str]) -> list[Probabilities]:
         """Probabilities for each text (one embedding batch for all of them)."""
         x = self.featurizer.transform(list(texts))
         persona, risk, act = _rows(self.persona, x), _rows(self.risk, x), _rows(self.act, x)
         level = _rows(self.level, x)
-        multi = _rows(self.multi, x)
+        multi, person = _rows(self.multi, x), _rows(self.person, x)
         return [
-            Probabilities(persona[i], risk[i], act[i], level[i], multi[i].get("multi", 0.0))
+            Probabilities(
+                persona[i],
+                risk[i],
+                act[i],
+                level[i],
+                multi[i].get("multi", 0.0),
+                person[i].get("yes", 0.0),
+            )
             for i in range(len(texts))
         ]

@@ -13,11 +13,29 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+_PERSON = (
+    r"(a\s+|the\s+|our\s+)?(member\s+of\s+(our\s+|the\s+)?(team|staff)|staff\s+member|"
+    r"person|colleague|human|manager|someone(\s+from\s+(our|the)\s+team)?|our\s+team|team)"
+)
 _HANDOVER = re.compile(
-    r"\b(hand|pass)\s+(this|it|you)\s+(over\s+)?to\s+(a\s+)?(member\s+of\s+(our|the)\s+"
-    r"(team|staff)|person|colleague|human)\b.{0,40}\?",
+    rf"\b((hand|pass|send|refer|escalate)\s+(this|it|you)\s+(over\s+|on\s+)?to|"
+    rf"(connect|put)\s+you\s+(through\s+)?(with|to))\s+{_PERSON}\b[^?]{{0,60}}\?",
     re.IGNORECASE | re.DOTALL,
 )
+
+
+def pending_from_reply(persona: str, reply: str, turn: int) -> dict[str, Any] | None:
+    """The pending item a persona's final reply leaves, if it ends on a question to the user.
+
+    ``handover`` when it offers to hand over to a person; ``offer`` for any other closing
+    question ("Shall I schedule it?", "Notify the owners?": a yes or no goes back to the
+    persona, who carries on); None when the reply does not end on a question.
+    """
+    tail = reply.strip()[-240:]
+    if not tail.endswith("?"):
+        return None
+    kind = "handover" if offered_handover(tail) else "offer"
+    return {"kind": kind, "persona": persona, "turn": turn, "summary": tail}
 
 
 def offered_handover(reply: str) -> bool:

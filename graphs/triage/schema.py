@@ -40,6 +40,16 @@ PERSONA_LABELS: tuple[str, ...] = (*PERSONAS, "grace")
 STATE_CHANGING_ACTS = frozenset({"request", "confirmation"})
 
 
+class Turn(BaseModel):
+    """An earlier turn of the conversation a corpus message belongs to."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    role: Literal["user", "assistant"]
+    text: str
+    agent: str | None = None
+
+
 class TriageExample(BaseModel):
     """One labelled message of the triage corpus.
 
@@ -56,9 +66,17 @@ class TriageExample(BaseModel):
     level: int = Field(ge=1, le=4)
     risk: Risk = "none"
     act: Act = "request"
-    intents: list[str] = Field(default_factory=list)
-    voice: str = "client"
-    context: list[str] = Field(default_factory=list)
+    intents: int = Field(default=1, ge=1)
+    voice: Literal["client", "staff"] = "client"
+    context: list[Turn] = Field(default_factory=list)
+
+    @property
+    def current_persona(self) -> str | None:
+        """The persona that spoke last in ``context`` (the thread's current persona)."""
+        for turn in reversed(self.context):
+            if turn.role == "assistant" and turn.agent:
+                return turn.agent
+        return None
 
 
 def load_examples(path: str | Path) -> list[TriageExample]:
@@ -86,7 +104,10 @@ class TriageDecision:
     """Everything the supervisor needs to know about one turn before anyone acts.
 
     Attributes:
-        persona: Who leads the answer (one of the eight personas).
+        persona: Who the turn belongs to: one of the eight personas, or ``grace`` (levels
+            2-4 with no single domain, closings with no persona, questions about the service).
+        handler: The persona subgraph that runs first (``persona`` unless that is Grace:
+            then the most probable of the eight).
         confidence: Calibrated probability (0-1) of ``persona`` from the persona classifier
             (1.0 when a rule or the thread state decided).
         scores: Calibrated probability per persona label (nine, summing to 1).
@@ -111,6 +132,7 @@ class TriageDecision:
     confidence: float
     level: int
     act: str
+    handler: str = ""
     scores: dict[str, float] = field(default_factory=dict, hash=False)
     risk: str = "none"
     risk_probability: float = 0.0

@@ -9,10 +9,15 @@ probabilities are calibrated on held-out folds of the training split, never on d
 Classifiers (labels from :mod:`graphs.triage.schema`):
 
 * ``persona``: nine labels (eight personas and Grace);
-* ``risk``: ten categories; level 4 is ``1 - P(none)`` against a threshold chosen on dev;
+* ``person``: binary, a person must decide (``level == 4``); level 4 is ``P(person)``
+  against a threshold chosen on dev for recall;
+* ``risk``: ten categories, naming the risk behind a level 4;
 * ``act``: six dialogue acts;
 * ``level``: levels 1-4 (used for level 3, incidents, and level 2, complaints);
-* ``multi``: several independent requests (``len(intents) >= 2``) or not.
+* ``multi``: several independent requests (``intents >= 2``) or not.
+
+Messages with conversation ``context`` train only the act classifier (their persona, risk
+and level follow from the thread state, not from their words).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from graphs.triage.schema import TriageExample
 if TYPE_CHECKING:
     from knowledge.embedding.base import Embedder
 
-#: Inverse L2 strength of every logistic regression; best of {3, 10, 30} on dev (persona).
-C = 10.0
+#: Inverse L2 strength of every logistic regression; best of {3, 10, 30} on dev (persona,
+#: act and level-4 separation).
+C = 3.0
 
 
 def _classifier(x: Any, y: Sequence[str], seed: int) -> Any:
@@ -44,7 +50,7 @@ def _classifier(x: Any, y: Sequence[str], seed: int) -> Any:
     folds = int(min(3, counts.min()))
     if folds < 2:  # a label with one example: fit without cross-fitted calibration
         return base.fit(x, list(y))
-    model = CalibratedClassifierCV(base, method="temperature", cv=folds)
+    model = CalibratedClassifierCV(base, method="temperature", cv=folds, ensemble=False)
     return model.fit(x, list(y))
 
 
@@ -74,17 +80,32 @@ def fit_triage(
         return _fit(examples, embedder, seed)
 
 
+def _needs_person(example: TriageExample) -> str:
+    """Label of the ``person`` classifier: ``yes`` for level 4, except a yes or no to an offer.
+
+    A yes to "shall I hand this over?" is level 4 because of the thread's pending offer, not
+    its words ("Yes, I'd like that."); the text model learns such answers as ``no``.
+    """
+    if example.context and example.act in ("confirmation", "refusal"):
+        return "no"
+    return "yes" if example.level == 4 else "no"
+
+
 def _fit(examples: Sequence[TriageExample], embedder: Embedder, seed: int) -> TriageModels:
     texts = [e.text for e in examples]
     featurizer = Featurizer(embedder)
     x = featurizer.fit(texts, featurizer.embed(texts))
+    # Messages that only make sense after earlier turns ("yes please", "make it shorter")
+    # teach the dialogue act; their persona, risk and level come from the thread state, so
+    # the other classifiers learn from self-contained messages only.
+    alone = np.array([not e.context for e in examples])
+    xa, own = x[alone], [e for e in examples if not e.context]
     return TriageModels(
         featurizer=featurizer,
-        persona=_classifier(x, [e.persona for e in examples], seed),
-        risk=_classifier(x, [e.risk for e in examples], seed),
+        persona=_classifier(xa, [e.persona for e in own], seed),
+        risk=_classifier(xa, [e.risk for e in own], seed),
+        person=_classifier(x, [_needs_person(e) for e in examples], seed),
         act=_classifier(x, [e.act for e in examples], seed),
-        level=_classifier(x, [str(e.level) for e in examples], seed),
-        multi=_classifier(
-            x, ["multi" if len(e.intents) >= 2 else "single" for e in examples], seed
-        ),
+        level=_classifier(xa, [str(e.level) for e in own], seed),
+        multi=_classifier(xa, ["multi" if e.intents >= 2 else "single" for e in own], seed),
     )
