@@ -128,7 +128,9 @@ class PersonaAgent:
         text = last_user_text(messages)
         act = str(state.get("act") or "request")
         proposal: dict[str, Any] | None = None
-        if not _acted(self, messages) and (act == "request" or self.name == "atlas"):
+        # A question is answered, never acted on; anything else may lead to a proposal (state
+        # changes wait for a yes) or to a request for a person's approval.
+        if not _acted(self, messages) and (act != "question" or self.name == "atlas"):
             instances = dict(state.get("instances") or {})
             calls = await plan(self.name, text, self.tools, instances, self.deps.engine)
             kinds = {t.name: t.kind for t in self.tools}
@@ -207,13 +209,16 @@ class PersonaAgent:
             "instances": {},
         }
         handoff: str | None = None
-        gated = not confirmed and str(state.get("act") or "request") not in STATE_CHANGING_ACTS
+        act = str(state.get("act") or "request")
+        gated = not confirmed and act not in STATE_CHANGING_ACTS
         kinds = {t.name: t.kind for t in self.tools}
         gated_calls: list[PlannedCall] = []
         for call in last.tool_calls:
-            if gated and kinds.get(call["name"]) in (*_PROPOSED_KINDS, "approval"):
+            kind = kinds.get(call["name"])
+            asked = kind in _PROPOSED_KINDS or (kind == "approval" and act == "question")
+            if gated and asked:
                 # Acting only when asked: a question (or a follow-up, a no...) changes nothing.
-                result = _not_requested(self.name, call["name"], str(state.get("act")))
+                result = _not_requested(self.name, call["name"], act)
                 gated_calls.append(PlannedCall(call["name"], dict(call.get("args") or {})))
                 _merge(update, result, ctx)
                 update["messages"].append(

@@ -22,6 +22,7 @@ calibrated classifiers of :mod:`graphs.triage.train`, the phrase rules of
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,9 @@ SWITCH_CONFIDENCE = 0.85
 #: A request or question leaves the current persona when another leads it by this much
 #: (the old router's 5th-percentile lead of correct switches, kept as a stated prior).
 STICKY_MARGIN = 0.33
+#: The act classifier's confidence at which a closing ends the turn without routing (below,
+#: the thread's persona answers it). A stated rule: ending a turn wrongly loses a request.
+CLOSING_CONFIDENCE = 0.8
 #: A clause names an intent's persona when its persona probability is at least this.
 CLAUSE_CONFIDENCE = 0.6
 #: Several intents when the message-level multi-intent probability is at least this (on dev:
@@ -88,8 +92,12 @@ class Triage:
         self.risk_threshold = risk_threshold
 
     def route(self, message: str, *, current: str | None = None) -> TriageDecision:
-        """Persona routing only (the old router interface): :meth:`triage` with ``current``."""
-        return self.triage(message, {"current_persona": current})
+        """Persona routing only (the old router interface): :meth:`triage` with ``current``.
+
+        ``persona`` of the result is the persona subgraph that runs (``handler``), never Grace.
+        """
+        d = self.triage(message, {"current_persona": current})
+        return replace(d, persona=d.handler or d.persona)
 
     def probabilities(self, texts: list[str]) -> list[Probabilities]:
         """Calibrated probabilities per text (one encoder batch)."""
@@ -181,7 +189,9 @@ class Triage:
             level, reasons = 1, []
         if (level in (2, 3) and not sticky) or (level == 4 and risk in _NO_DOMAIN_RISKS):
             persona = GRACE
-        closing = act == "closing" and level == 1 and not multi
+        # Closing without routing only when sure: "Great, I accept the quote." is not goodbye.
+        sure = rule_act == "closing" or act_p >= CLOSING_CONFIDENCE
+        closing = act == "closing" and sure and level == 1 and not multi
         handler = persona if persona in PERSONAS else (intents[0] if multi else domain)
         secondary = tuple(p for p in intents if p != handler) if multi else ()
         return TriageDecision(
