@@ -14,6 +14,15 @@ from typing import Any
 import numpy as np
 
 
+def bin_index(confidence: np.ndarray, bins: int) -> np.ndarray:
+    """Uniform-bin index of each confidence, exactly as ``calibration_curve`` bins them.
+
+    A value on an inner edge belongs to the lower bin (``np.searchsorted`` on the inner edges).
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    return np.searchsorted(edges[1:-1], confidence)
+
+
 def expected_calibration_error(
     confidence: Sequence[float], correct: Sequence[bool], *, bins: int = 10
 ) -> float:
@@ -30,7 +39,7 @@ def expected_calibration_error(
         return 0.0
     conf = np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0)
     hit = np.asarray(correct, dtype=np.float64)
-    index = np.minimum((conf * bins).astype(int), bins - 1)
+    index = bin_index(conf, bins)
     total = 0.0
     for b in range(bins):
         mask = index == b
@@ -63,7 +72,7 @@ def reliability_table(
             }
         ]
     prob_true, prob_pred = calibration_curve(hit, conf, n_bins=bins, strategy="uniform")
-    index = np.minimum((conf * bins).astype(int), bins - 1)
+    index = bin_index(conf, bins)
     counts = [int(c) for c in np.bincount(index, minlength=bins) if c]
     edges = [f"{b / bins:.1f}-{(b + 1) / bins:.1f}" for b in range(bins) if (index == b).any()]
     return [
