@@ -336,3 +336,33 @@ async def test_a_client_conversation_reaches_only_its_own_cases(db: Database) ->
     model.script += [call("well_book__consultation_completed", case_id=other), "Done."]
     turn = await rt.ask("Mark B-9's consultation complete", audience="staff")
     assert [a["event"] for a in turn.actions] == ["consultation_completed"]
+
+
+class UnsureRouter(StubRouter):
+    """Always unsure, so a configured LLM is consulted on every turn."""
+
+    def route(self, text: str, *, current: str | None = None) -> Decision:
+        d = super().route(text, current=current)
+        d.confidence = 0.1
+        return d
+
+
+async def test_the_llm_router_may_not_lower_a_risk_level_4(db: Database) -> None:
+    from agents.llm.structured import RoutingChoice
+
+    calm = RoutingChoice(persona="liora", escalate_to_human=False, reason="sounds routine")
+    model = ScriptedChatModel([calm])
+    rt = await runtime(db, model, UnsureRouter("solari"))
+    turn = await rt.ask("I want to talk to a real person, now")
+    assert len(model.calls) == 1  # the LLM router was asked...
+    assert turn.level == 4 and turn.escalation is not None  # ...and the risk floor held
+
+
+async def test_the_llm_router_may_raise_a_level(db: Database) -> None:
+    from agents.llm.structured import RoutingChoice
+
+    worried = RoutingChoice(persona="sage", escalate_to_human=True, reason="sounds unsafe")
+    model = ScriptedChatModel([worried])
+    rt = await runtime(db, model, UnsureRouter("solari"))
+    turn = await rt.ask("someone keeps waiting for me outside the studio")
+    assert turn.level == 4 and any("needs_human_judgement" in r for r in turn.reasons)
