@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,59 @@ def _rows(model: Any, x: Any) -> list[dict[str, float]]:
     return [dict(zip(labels, (float(v) for v in row), strict=True)) for row in proba]
 
 
+@dataclass(frozen=True)
+class _Head:
+    """One classifier reduced to its arithmetic: ``softmax(beta * (x @ W + b))``.
+
+    A temperature-calibrated logistic regression (``CalibratedClassifierCV(method=
+    "temperature", ensemble=False)``) predicts exactly this; the binary case uses the logits
+    ``(-z, z)`` as scikit-learn does. Columns ``start:stop`` of the stacked weight matrix.
+    """
+
+    labels: tuple[str, ...]
+    start: int
+    stop: int
+    beta: float
+    binary: bool
+
+    def rows(self, z: np.ndarray) -> list[dict[str, float]]:
+        logits = z[:, self.start : self.stop]
+        if self.binary:
+            logits = np.hstack([-logits, logits])
+        logits = self.beta * logits
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        return [dict(zip(self.labels, (float(v) for v in row), strict=True)) for row in p]
+
+
+def _compile(models: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, list[_Head]]:
+    """Stack the heads' weights: one sparse-dense product scores every classifier at once.
+
+    Scikit-learn's ``predict_proba`` validates its input and walks the calibration wrapper
+    for every call (~1.5 ms per classifier on two cores); the stacked product costs ~0.1 ms
+    for all of them and gives the same probabilities (a unit test checks it).
+    """
+    weights: list[np.ndarray] = []
+    biases: list[np.ndarray] = []
+    heads: list[_Head] = []
+    start = 0
+    for model in models:
+        if hasattr(model, "calibrated_classifiers_"):
+            (inner,) = model.calibrated_classifiers_
+            lr, beta = inner.estimator, float(inner.calibrators[0].beta_)
+        else:  # a label with a single example: fitted without calibration
+            lr, beta = model, 1.0
+        coef = np.asarray(lr.coef_, dtype=np.float64)
+        weights.append(coef.T)
+        biases.append(np.asarray(lr.intercept_, dtype=np.float64))
+        stop = start + coef.shape[0]
+        labels = tuple(str(c) for c in model.classes_)  # the inner LR sees encoded labels
+        heads.append(_Head(labels, start, stop, beta, binary=coef.shape[0] == 1))
+        start = stop
+    return np.hstack(weights), np.concatenate(biases), heads
+
+
 @dataclass
 class TriageModels:
     """The classifiers :func:`graphs.triage.train.fit_triage` fits, sharing one featurizer.
@@ -55,13 +108,27 @@ class TriageModels:
     level: Any
     multi: Any
     person: Any
+    _compiled: tuple[np.ndarray, np.ndarray, list[_Head]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def heads(self) -> tuple[Any, ...]:
+        """The classifiers in a fixed order: persona, risk, act, level, multi, person."""
+        return (self.persona, self.risk, self.act, self.level, self.multi, self.person)
+
+    def predict_reference(self, texts: Sequence[str]) -> list[list[dict[str, float]]]:
+        """Per classifier, scikit-learn's own ``predict_proba`` rows (slow; for checks)."""
+        x = self.featurizer.transform(list(texts))
+        return [_rows(model, x) for model in self.heads()]
 
     def predict(self, texts: Sequence[str]) -> list[Probabilities]:
         """Probabilities for each text (one embedding batch for all of them)."""
+        if self._compiled is None:
+            self._compiled = _compile(self.heads())
+        weights, bias, heads = self._compiled
         x = self.featurizer.transform(list(texts))
-        persona, risk, act = _rows(self.persona, x), _rows(self.risk, x), _rows(self.act, x)
-        level = _rows(self.level, x)
-        multi, person = _rows(self.multi, x), _rows(self.person, x)
+        z = np.asarray(x @ weights) + bias
+        persona, risk, act, level, multi, person = (h.rows(z) for h in heads)
         return [
             Probabilities(
                 persona[i],

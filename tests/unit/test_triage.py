@@ -257,6 +257,18 @@ def test_fit_on_a_slice_gives_calibrated_probabilities() -> None:
     d = Triage(models).triage("Can I book a massage for Friday afternoon?")
     assert d.level in (1, 2, 3, 4) and d.act in ACTS
 
+    # the stacked fast path gives scikit-learn's own calibrated probabilities
+    texts = ["Can I book a massage for Friday afternoon?", "no thanks", "I want a real person"]
+    reference = models.predict_reference(texts)
+    fast = models.predict(texts)
+    for i, row in enumerate(fast):
+        heads = (row.persona, row.risk, row.act, row.level)
+        for got, want in zip(heads, (r[i] for r in reference[:4]), strict=True):
+            assert got.keys() == want.keys()
+            assert all(abs(got[k] - want[k]) < 1e-9 for k in got)
+        assert abs(row.multi - reference[4][i]["multi"]) < 1e-9
+        assert abs(row.needs_person - reference[5][i]["yes"]) < 1e-9
+
 
 def test_fit_refuses_no_examples() -> None:
     from graphs.triage.train import fit_triage
