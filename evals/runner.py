@@ -31,6 +31,7 @@ from graphs.core.settings import Settings
 SUITES: tuple[str, ...] = (
     "routing",
     "escalation",
+    "triage",
     "retrieval",
     "answers",
     "compliance",

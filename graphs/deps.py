@@ -17,7 +17,9 @@ class GraphDeps:
         settings: Process settings.
         engine: The workflow engine (the only way state changes).
         registry: ``agents.registry.PersonaRegistry``.
-        router: ``agents.router.LocalRouter`` (first-stage, no LLM).
+        router: The turn's triage: :class:`graphs.triage.decide.Triage` (learned, local, no
+            LLM), or any ``route``-only router, which the supervisor wraps in
+            :class:`graphs.triage.adapter.RouterTriage` (test stubs, the API bench).
         retriever: ``knowledge.retriever.Retriever`` or None when the knowledge base is off.
         model: A LangChain chat model, or None for the offline mode.
         step_budget: Maximum agent steps in one turn before the turn is ended with a message.

@@ -5,12 +5,17 @@ transitions it may take *now* on this conversation's cases (words of the event n
 the message, with light stemming and a few synonyms), opens a case when the message asks for a
 new one, and asks a person for ``human``-owned steps. It is a transparent heuristic — replies
 say they were assembled offline — and the same ownership checks apply as for a model.
+
+A plan never fires on its own: the persona runs :func:`plan` only for a request, and
+:func:`propose` turns its state changes into a pending action in the thread state ("Shall I
+…?"); the steps run on the user's yes, with the idempotency keys recorded here.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +113,47 @@ class PlannedCall:
     def as_tool_call(self) -> dict[str, Any]:
         """LangChain ``ToolCall`` dict with a fresh id."""
         return {"name": self.name, "args": self.args, "id": f"offline-{uuid.uuid4().hex[:12]}"}
+
+
+def describe(call: PlannedCall) -> str:
+    """A tool call in words (``open a well-book case for B-1042``, ``take the step …``)."""
+    if call.name.startswith("start__"):
+        subject = str(call.args.get("subject") or "a new case")
+        return f"open a {call.name.removeprefix('start__').replace('_', '-')} case for {subject}"
+    event = call.name.split("__", 1)[-1]
+    return f"take the step “{event.replace('_', ' ')}”"
+
+
+def propose(
+    persona: str,
+    calls: list[PlannedCall],
+    state: Mapping[str, Any],
+    thread_id: str,
+    instances: Mapping[str, str],
+) -> dict[str, Any]:
+    """The pending action that proposes ``calls`` (a :class:`graphs.state.Pending` dict).
+
+    The idempotency keys follow :meth:`graphs.tool_exec.ToolExecutor.idempotency_key` for the
+    proposing turn (``thread:turn:case:event``; ``thread:turn:start:workflow`` for a new
+    case): a confirmed proposal runs under that turn, so a repeated yes replays it.
+    """
+    turn = int(state.get("turn", 1))
+    keys: list[str] = []
+    for call in calls:
+        if call.name.startswith("start__"):
+            keys.append(f"{thread_id}:{turn}:start:{call.name.removeprefix('start__')}")
+        else:
+            case = call.args.get("case_id") or next(iter(instances.values()), "new-case")
+            keys.append(f"{thread_id}:{turn}:{case}:{call.name.split('__', 1)[-1]}")
+    steps = " and ".join(describe(c) for c in calls)
+    return {
+        "kind": "action",
+        "persona": persona,
+        "turn": turn,
+        "calls": [{"name": c.name, "args": dict(c.args)} for c in calls],
+        "idempotency_keys": keys,
+        "summary": f"I can {steps}. Shall I go ahead? Reply “yes” to confirm or “no” to leave it.",
+    }
 
 
 async def plan(

@@ -20,10 +20,12 @@ from langgraph.types import Command, interrupt
 
 from graphs.deps import GraphDeps
 from graphs.escalation import Level
-from graphs.offline_policy import plan
-from graphs.state import GraceState
+from graphs.offline_policy import PlannedCall, plan, propose
+from graphs.state import GraceState, Refusal
 from graphs.tool_exec import ToolContext, ToolExecutor, ToolResult
 from graphs.tools import ToolSpec, build_tools
+from graphs.triage.offers import pending_from_reply
+from graphs.triage.schema import STATE_CHANGING_ACTS
 
 BUDGET_MESSAGE = (
     "I've reached the number of steps I can take for one request without finishing it. "
@@ -92,26 +94,60 @@ class PersonaAgent:
         if steps > self.deps.step_budget:
             return {"steps": steps, "messages": [AIMessage(BUDGET_MESSAGE, name=self.name)]}
         messages: list[BaseMessage] = list(state.get("messages", []))
+        confirmed = state.get("confirmed")
+        if confirmed and confirmed.get("persona") == self.name and not _acted(self, messages):
+            # The user said yes to what this persona proposed: do exactly that, nothing else.
+            calls = [
+                PlannedCall(c["name"], dict(c.get("args") or {})).as_tool_call()
+                for c in confirmed.get("calls") or []
+            ]
+            if calls:
+                return {
+                    "steps": steps,
+                    "messages": [AIMessage("", tool_calls=calls, name=self.name)],
+                }
         if self._bound is not None:
             prompt = [SystemMessage(self.system_prompt()), *messages]
             reply = await self._bound.ainvoke(prompt, config)
             reply.name = self.name
-            return {"steps": steps, "messages": [reply]}
-        return {"steps": steps, "messages": [await self._offline_step(state, messages)]}
+            return {"steps": steps, "messages": [reply], **self._offer(state, reply)}
+        update = await self._offline_step(state, messages, config)
+        return {"steps": steps, **update}
 
-    async def _offline_step(self, state: GraceState, messages: list[BaseMessage]) -> AIMessage:
-        turn = this_turn(messages)
+    def _offer(self, state: GraceState, reply: AIMessage) -> dict[str, Any]:
+        """An offer ending a final reply ("hand this over?", "shall I…?") becomes pending."""
+        if reply.tool_calls:
+            return {}
+        pending = pending_from_reply(self.name, str(reply.content), int(state.get("turn", 1)))
+        return {"pending": pending} if pending else {}
+
+    async def _offline_step(
+        self, state: GraceState, messages: list[BaseMessage], config: RunnableConfig
+    ) -> dict[str, Any]:
+        """Offline: answer, and *propose* state changes; they happen on the user's yes."""
         text = last_user_text(messages)
-        acted = any(
-            isinstance(m, ToolMessage) and m.name in {t.name for t in self.tools} for m in turn
-        )
-        if not acted:
-            calls = await plan(
-                self.name, text, self.tools, dict(state.get("instances") or {}), self.deps.engine
-            )
-            if calls:
-                return AIMessage("", tool_calls=[c.as_tool_call() for c in calls], name=self.name)
-        return AIMessage(await self._compose_offline(state, text), name=self.name)
+        act = str(state.get("act") or "request")
+        proposal: dict[str, Any] | None = None
+        # A question is answered, never acted on; anything else may lead to a proposal (state
+        # changes wait for a yes) or to a request for a person's approval.
+        if not _acted(self, messages) and (act != "question" or self.name == "atlas"):
+            instances = dict(state.get("instances") or {})
+            calls = await plan(self.name, text, self.tools, instances, self.deps.engine)
+            kinds = {t.name: t.kind for t in self.tools}
+            changes = [c for c in calls if kinds.get(c.name) in _PROPOSED_KINDS]
+            if calls and not changes:  # look-ups and requests to a person: go ahead
+                message = AIMessage(
+                    "", tool_calls=[c.as_tool_call() for c in calls], name=self.name
+                )
+                return {"messages": [message]}
+            if changes:
+                proposal = propose(self.name, calls, state, thread_id_of(config), instances)
+        reply = await self._compose_offline(state, text)
+        if proposal is not None:
+            reply = f"{reply}\n\n{proposal['summary']}"
+            return {"messages": [AIMessage(reply, name=self.name)], "pending": proposal}
+        message = AIMessage(reply, name=self.name)
+        return {"messages": [message], **self._offer(state, message)}
 
     async def _compose_offline(self, state: GraceState, text: str) -> str:
         from agents.llm.offline import compose_grounded_reply
@@ -149,10 +185,13 @@ class PersonaAgent:
         """Execute the last message's tool calls as this persona."""
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
+        confirmed = state.get("confirmed")
+        confirmed = confirmed if confirmed and confirmed.get("persona") == self.name else None
         ctx = ToolContext(
             engine=self.deps.engine,
             thread_id=thread_id_of(config),
-            turn=int(state.get("turn", 1)),
+            # A confirmed proposal runs under the proposing turn: its stored idempotency keys.
+            turn=int(confirmed["turn"]) if confirmed else int(state.get("turn", 1)),
             instances=dict(state.get("instances") or {}),
             retriever=self.deps.retriever,
             audience=str(state.get("audience") or "client"),
@@ -170,7 +209,22 @@ class PersonaAgent:
             "instances": {},
         }
         handoff: str | None = None
+        act = str(state.get("act") or "request")
+        gated = not confirmed and act not in STATE_CHANGING_ACTS
+        kinds = {t.name: t.kind for t in self.tools}
+        gated_calls: list[PlannedCall] = []
         for call in last.tool_calls:
+            kind = kinds.get(call["name"])
+            asked = kind in _PROPOSED_KINDS or (kind == "approval" and act == "question")
+            if gated and asked:
+                # Acting only when asked: a question (or a follow-up, a no...) changes nothing.
+                result = _not_requested(self.name, call["name"], act)
+                gated_calls.append(PlannedCall(call["name"], dict(call.get("args") or {})))
+                _merge(update, result, ctx)
+                update["messages"].append(
+                    ToolMessage(result.content, tool_call_id=call["id"] or "", name=call["name"])
+                )
+                continue
             result = await executor.run(call["name"], dict(call.get("args") or {}))
             if result.approval is not None:
                 result = await self._ask_person(executor, result, state, update)
@@ -179,6 +233,10 @@ class PersonaAgent:
                 ToolMessage(result.content, tool_call_id=call["id"] or "", name=call["name"])
             )
             handoff = handoff or result.handoff
+        if gated_calls:  # the user may still want it: ask, and do it on their yes
+            update["pending"] = propose(
+                self.name, gated_calls, state, ctx.thread_id, dict(ctx.instances)
+            )
         if handoff == "grace":
             # Handing back to the supervisor means no persona can finish this: a person decides.
             reason = f"handoff_to_grace: {self.name} could not complete the request"
@@ -228,6 +286,31 @@ def _merge(update: dict[str, Any], result: ToolResult, ctx: ToolContext) -> None
         wf_id, iid = result.instance
         update["instances"][wf_id] = iid
         ctx.instances[wf_id] = iid
+
+
+#: Tool kinds a persona proposes offline and fires only on the user's yes.
+_PROPOSED_KINDS = ("transition", "start")
+
+
+def _not_requested(persona: str, name: str, act: str) -> ToolResult:
+    """The result of a state-changing call the user did not ask for (nothing is applied)."""
+    message = (
+        f"not done: the user's message is a {act.replace('_', ' ')}, not a request; "
+        "describe the step and ask whether they want it"
+    )
+    refusal: Refusal = {
+        "persona": persona,
+        "event": name,
+        "code": "not-requested",
+        "message": message,
+    }
+    return ToolResult(f"Refused (not-requested): {message}", refusal=refusal)
+
+
+def _acted(agent: PersonaAgent, messages: Sequence[BaseMessage]) -> bool:
+    """Whether ``agent`` already ran one of its tools this turn."""
+    names = {t.name for t in agent.tools}
+    return any(isinstance(m, ToolMessage) and m.name in names for m in this_turn(messages))
 
 
 def _after_agent(state: GraceState) -> str:

@@ -168,7 +168,9 @@ class GraceRuntime:
             db: An open database (default: connect per settings; closed by :meth:`close`).
             model: A chat model; ``"auto"`` picks the configured provider (None offline).
             embedder: Embedder for the router and retrieval (default: the process-wide one).
-            router: First-stage router (default: ``agents.router.LocalRouter``).
+            router: Triage of each turn (default: :class:`graphs.triage.decide.Triage` fitted
+                on the packaged train split); a plain ``route``-only router is wrapped by
+                :class:`graphs.triage.adapter.RouterTriage`.
             knowledge: Give Atlas (and offline replies) the knowledge base.
         """
         from agents.registry import PersonaRegistry
@@ -538,19 +540,21 @@ class GraceRuntime:
 
 
 def _local_router(registry: Any, embedder: Any, settings: Settings) -> Any:
-    """The local router on the process's ONNX MiniLM (~6 ms per message), fitted once per data.
+    """The learned local triage on the process's ONNX MiniLM, fitted once per train split.
 
     It shares the ONNX encoder under ``embedder`` (one model in memory), or loads one when
     ``embedder`` is another backend; falls back to ``embedder`` when the export cannot be made
-    or loaded (same vectors for all-MiniLM-L6-v2, only slower). The fitted ensemble is cached
-    in ``settings.models_dir`` (``agents.fit_cache``), so a start with unchanged exemplars
-    loads it instead of refitting (~5 s).
+    or loaded (same vectors for all-MiniLM-L6-v2, only slower). The fitted classifiers are
+    cached in ``settings.models_dir`` (``agents.fit_cache``), so a start with an unchanged
+    train split loads them instead of refitting. ``registry`` is not needed: the triage learns
+    from its labelled train split.
     """
     from agents.encoder import router_embedder
-    from agents.router import LocalRouter
+    from graphs.triage.decide import load_triage
 
+    del registry
     encoder = router_embedder(settings.models_dir, embedder)
-    return LocalRouter(registry, encoder, cache_dir=settings.models_dir)
+    return load_triage(encoder, cache_dir=settings.models_dir)
 
 
 #: Threads remembered as settled by this process (oldest forgotten first).

@@ -38,6 +38,29 @@ class Contribution(TypedDict):
     text: str
 
 
+class Pending(TypedDict, total=False):
+    """A persona's offer or proposed step, waiting for the user's yes or no.
+
+    Keys:
+        kind: ``handover`` (offered to hand the conversation to a person) or ``action``
+            (proposed workflow steps).
+        persona: Who made the offer; a yes or no goes back to this persona.
+        turn: The turn it was made in; it is live only for the next turn.
+        calls: For ``action``: the tool calls to execute on a yes (``name``, ``args``).
+        idempotency_keys: For ``action``: the engine keys the calls will use
+            (``thread:turn:case:event``, ``turn`` being the proposing turn), so a repeated
+            yes replays instead of acting twice.
+        summary: What was offered, in words.
+    """
+
+    kind: str
+    persona: str
+    turn: int
+    calls: list[dict[str, Any]]
+    idempotency_keys: list[str]
+    summary: str
+
+
 def per_turn(old: list[Any] | None, new: list[Any] | None) -> list[Any]:
     """Reducer for per-turn lists: append, or reset when ``None`` is written (turn start)."""
     if new is None:
@@ -71,6 +94,12 @@ class GraceState(TypedDict, total=False):
         reply: Final reply text of the turn.
         resolution: The human decision that resumed a level-4 interrupt, if any.
         needs_person: A persona handed the turn back to Grace: a person takes over.
+        act: Dialogue act of this turn's message (``request``, ``question``,
+            ``confirmation``, ``refusal``, ``follow_up``, ``closing``); only a request or a
+            confirmation lets a persona change business state.
+        pending: The offer or proposed action awaiting the user's answer (see
+            :class:`Pending`), or None.
+        confirmed: The pending action the user accepted this turn: the persona executes it.
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
@@ -93,3 +122,6 @@ class GraceState(TypedDict, total=False):
     reply: str
     resolution: dict[str, Any] | None
     needs_person: bool
+    act: str
+    pending: Pending | None
+    confirmed: Pending | None

@@ -16,9 +16,10 @@ from graphs.workflows.engine import WorkflowEngine
 
 async def make_graph(config: Any = None) -> Any:
     """Build the supervisor graph with the configured database, models and knowledge base."""
+    from agents.encoder import router_embedder
     from agents.llm.providers import make_chat_model
     from agents.registry import PersonaRegistry
-    from agents.router import LocalRouter
+    from graphs.triage.decide import load_triage
     from knowledge.embedding.factory import get_default_embedder
     from knowledge.retriever import Retriever
     from knowledge.store.pgvector import PgVectorStore
@@ -31,7 +32,9 @@ async def make_graph(config: Any = None) -> Any:
         settings=settings,
         engine=WorkflowEngine(db),
         registry=registry,
-        router=LocalRouter(registry, embedder, cache_dir=settings.models_dir),
+        router=load_triage(
+            router_embedder(settings.models_dir, embedder), cache_dir=settings.models_dir
+        ),
         retriever=Retriever(PgVectorStore(db), embedder),
         model=make_chat_model(settings),
     )

@@ -7,9 +7,11 @@ Flow of one turn::
                           └─ dispatch ─┬─ next persona → dispatch …
                                        └─ queue done: merge the answers → end
 
-* ``triage`` routes (local router; with an LLM, Grace's structured router for low-confidence
-  or multi-intent turns), applies ``--agent`` requests and sticky personas, and sets the
-  escalation level with its reasons.
+* ``triage`` asks the learned local triage (:mod:`graphs.triage`: persona, level, risk,
+  dialogue act, the thread's pending offer); with an LLM, Grace's structured router also
+  sees low-confidence or multi-intent turns and may raise the level, never lower it. It
+  applies ``--agent`` requests, resolves a pending offer by the user's yes/no, and closes a
+  conversation ("thanks, that's all") through ``grace_reply`` without routing anew.
 * level 1 runs one persona; level 2 runs the primary and secondary personas one after the
   other and Grace merges their answers; level 3 engages every relevant persona and adds an
   incident summary; level 4 pauses for a person (``interrupt``) before anything else happens.
@@ -27,7 +29,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 
 from graphs.deps import GraphDeps
-from graphs.escalation import Level, assess
+from graphs.escalation import Level
 from graphs.persona import PersonaAgent, last_user_text, this_turn
 from graphs.state import GraceState
 from graphs.workflows.model import PERSONAS
@@ -49,13 +51,15 @@ def build_graph(
     g: StateGraph[Any] = StateGraph(GraceState)
     # Few supersteps per turn: each costs a checkpoint write. Triage goes straight to the first
     # persona, and the dispatcher merges the answers itself when the queue is done.
-    g.add_node("triage", sup.triage, destinations=(*PERSONAS, "human_review"))
+    g.add_node("triage", sup.triage, destinations=(*PERSONAS, "human_review", "grace_reply"))
     g.add_node("dispatch", sup.dispatch, destinations=(*PERSONAS, "human_review", END))
     for name in PERSONAS:
         g.add_node(name, PersonaAgent(name, deps).build())
         g.add_conditional_edges(name, after_persona, ["dispatch", END])
     g.add_node("human_review", sup.human_review)
+    g.add_node("grace_reply", sup.grace_reply)
     g.add_edge(START, "triage")
+    g.add_edge("grace_reply", END)
     g.add_edge("human_review", END)
     return g.compile(checkpointer=checkpointer, name="grace")
 
@@ -99,24 +103,36 @@ class Supervisor:
         }
 
     async def triage(self, state: GraceState) -> Command[Any]:
-        """Route the message and set the escalation level."""
+        """Triage the message (persona, level, risk, act) and send the turn on its way."""
+        from graphs.triage.adapter import as_triage
+        from graphs.triage.offers import live_pending
+
         text = last_user_text(state.get("messages", []))
         requested = state.get("requested_persona")
-        current = state.get("current_persona")
-        decision: dict[str, Any]
-        if requested:
-            decision = {
-                "persona": requested,
-                "confidence": 1.0,
-                "secondary": [],
-                "multi_intent": False,
-                "reason": "requested by the user",
-            }
-        else:
-            decision = await self._route(text, current)
-        esc = assess(text, multi_intent=bool(decision["multi_intent"]) and not requested)
-        level, reasons = int(esc.level), list(esc.reasons)
-        if decision.get("escalate_to_human") and level < Level.HUMAN:
+        pending = live_pending(state)
+        view = {"current_persona": state.get("current_persona"), "pending": pending}
+        d = as_triage(self.deps.router).triage(text, view)
+        decision: dict[str, Any] = {
+            "persona": requested or d.handler or d.persona,
+            "triage_persona": d.persona,
+            "confidence": 1.0 if requested else d.confidence,
+            "secondary": [] if requested else list(d.secondary),
+            "multi_intent": False if requested else d.multi_intent,
+            "sticky": d.sticky,
+            "act": d.act,
+            "risk": d.risk,
+            "risk_probability": d.risk_probability,
+            "reason": "requested by the user" if requested else d.reason,
+            "scores": dict(d.scores),
+        }
+        level, reasons = int(d.level), list(d.reasons)
+        if requested and level == Level.COORDINATED and d.multi_intent:
+            level, reasons = int(Level.SINGLE), [r for r in reasons if "multi_intent" not in r]
+        resolved = d.resolves is not None or d.closing
+        if not requested and not resolved:
+            decision = await self._consult_llm(text, decision, d.confidence, d.multi_intent)
+        if decision.pop("escalate_to_human", False) and level < Level.HUMAN:
+            # The LLM may raise a level, never lower one: a risk-triggered 4 always stands.
             level = int(Level.HUMAN)
             reasons.append(f"needs_human_judgement: {decision['reason']}")
         primary = str(decision["persona"])
@@ -126,8 +142,9 @@ class Supervisor:
             queue += [p for p in extra if p not in queue]
         elif level == Level.NETWORK:
             ranked = sorted(decision.get("scores", {}).items(), key=lambda kv: -kv[1])
-            queue += [p for p, _ in ranked[:3] if p not in queue]
+            queue += [p for p, _ in ranked if p in PERSONAS and p not in queue][:3]
             queue += [p for p in decision["secondary"] if p not in queue]
+        confirmed = pending if d.resolves == "accept" and pending else None
         update = {
             **self.new_turn(state),
             "route": decision,
@@ -135,45 +152,52 @@ class Supervisor:
             "reasons": reasons,
             "queue": queue,
             "current_persona": primary,
+            "act": d.act,
+            "pending": None,  # answered now, or expired: an offer lives one turn
+            "confirmed": confirmed if confirmed and confirmed.get("kind") == "action" else None,
         }
         if level == Level.HUMAN:
             return Command(goto="human_review", update=update)
+        if d.closing or d.resolves == "decline":
+            return Command(goto="grace_reply", update={**update, "queue": []})
         return Command(goto=queue[0], update={**update, "queue": queue[1:]})
 
-    async def _route(self, text: str, current: str | None) -> dict[str, Any]:
-        d = self.deps.router.route(text, current=current)
-        decision = {
-            "persona": d.persona,
-            "confidence": round(float(d.confidence), 4),
-            "secondary": list(d.secondary),
-            "multi_intent": bool(d.multi_intent),
-            "sticky": bool(getattr(d, "sticky", False)),
-            "reason": d.reason,
-            "scores": {k: round(float(v), 4) for k, v in d.scores.items()},
-        }
+    async def _consult_llm(
+        self, text: str, decision: dict[str, Any], confidence: float, multi: bool
+    ) -> dict[str, Any]:
+        """With an LLM configured, low-confidence or multi-intent turns go to its router."""
         threshold = self.deps.settings.router_confidence_threshold
-        if self.deps.model is not None and (d.confidence < threshold or d.multi_intent):
-            from agents.llm.errors import LLMError
-            from agents.llm.structured import route_with_llm
+        if self.deps.model is None or (confidence >= threshold and not multi):
+            return decision
+        from agents.llm.errors import LLMError
+        from agents.llm.structured import route_with_llm
 
-            try:
-                choice = await route_with_llm(
-                    self.deps.model,
-                    text,
-                    self._personas_summary(),
-                    business_name=self.deps.settings.business_name,
-                )
-            except LLMError as exc:  # the local decision stands; say why
-                decision["reason"] += f" (LLM router unavailable: {exc})"
-                return decision
-            decision.update(
-                persona=choice.persona,
-                secondary=list(choice.secondary),
-                multi_intent=bool(choice.secondary),
-                reason=f"llm router: {choice.reason}",
-                escalate_to_human=choice.escalate_to_human,
+        try:
+            choice = await route_with_llm(
+                self.deps.model,
+                text,
+                self._personas_summary(),
+                business_name=self.deps.settings.business_name,
             )
-        return decision
+        except LLMError as exc:  # the local decision stands; say why
+            return {**decision, "reason": f"{decision['reason']} (LLM router unavailable: {exc})"}
+        return {
+            **decision,
+            "persona": choice.persona,
+            "secondary": list(choice.secondary),
+            "multi_intent": bool(choice.secondary),
+            "reason": f"llm router: {choice.reason}",
+            "escalate_to_human": choice.escalate_to_human,
+        }
+
+    async def grace_reply(self, state: GraceState) -> dict[str, Any]:
+        """Grace answers herself: a polite close, or a declined offer acknowledged."""
+        route = state.get("route") or {}
+        if route.get("act") == "closing":
+            reply = "You're welcome. Glad we could help; just write again whenever you need us."
+        else:
+            reply = "No problem, I've left it as it is. Is there anything else I can help with?"
+        return {"reply": reply, "messages": [AIMessage(reply, name=GRACE)]}
 
     def _personas_summary(self) -> str:
         return "\n".join(

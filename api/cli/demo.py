@@ -1,9 +1,11 @@
 """``grace demo``: the product end to end on the embedded database, no API key needed.
 
 It ingests the starter knowledge base, then plays a short conversation: a new client is routed
-to Nyra (lead capture), who opens a booking and schedules the consultation; Atlas answers a
-policy question with citations; Solari refuses a step that cannot happen yet and asks a person
-for the quote acceptance (level 4); a member of staff approves; the thread resumes and the
+to Nyra (lead capture), who proposes to open a booking and schedule the consultation and does
+so when the client says yes (personas act only when asked); Atlas answers a policy question
+with citations; Solari, asked to confirm the booking, proposes it and, on the yes, the engine
+refuses a step that cannot happen yet; staff ask for the quote and confirm; the client's
+acceptance needs a person (level 4); a member of staff approves; the thread resumes and the
 approval is applied through the workflow engine as that person. With an LLM key configured the
 same conversation runs through the model instead of the offline policy.
 """
@@ -25,13 +27,16 @@ CORPUS = Path(__file__).resolve().parents[2] / "knowledge" / "corpus"
 SCRIPT: list[tuple[str, str, str | None]] = [
     (
         "Client",
-        "Hi, I'm new here. I'd like to book a consultation for a sound bath, "
-        "my reference is B-2041.",
+        "Hello! I'm new and interested in your sound bath programme. "
+        "I'd like to schedule a consultation, reference B-2041.",
         None,
     ),
+    ("Client", "Yes, please go ahead.", None),
     ("Client", "What does your cancellation policy say if I cancel the day before?", None),
-    ("Client", "Can you confirm my booking already?", "solari"),
-    ("Staff", "The consultation with the client is completed, please send the quote.", "solari"),
+    ("Client", "Please confirm my booking now.", "solari"),
+    ("Client", "Yes.", "solari"),
+    ("Staff", "The consultation is finished, please prepare and send the quote.", "solari"),
+    ("Staff", "Yes, go ahead.", "solari"),
     ("Client", "Great, I accept the quote.", "solari"),
 ]
 

@@ -41,7 +41,7 @@ def run(
     suites: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Suites to run (default: all): routing escalation retrieval answers "
+            help="Suites to run (default: all): routing escalation triage retrieval answers "
             "compliance playbooks injection."
         ),
     ] = None,

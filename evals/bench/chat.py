@@ -1,16 +1,17 @@
-"""Chat-path measurements: the local router's per-decision latency (``grace bench chat``).
+"""Chat-path measurements: the local triage's per-decision latency (``grace bench chat``).
 
 Scenarios of :func:`run_router_bench`:
-    router_onnx: :class:`agents.router.LocalRouter` on :class:`agents.encoder.OnnxEncoder`
-        (all-MiniLM-L6-v2 in onnxruntime), the configuration the chat path uses. Target from
-        the issue: p50 < 10 ms per decision on 2 cores.
-    router_torch: the same router on the sentence-transformers embedder (eager PyTorch), as the
-        baseline; only with ``baseline=True``.
+    triage_onnx: :class:`graphs.triage.decide.Triage` (the learned triage the supervisor uses)
+        on :class:`agents.encoder.OnnxEncoder` (all-MiniLM-L6-v2 in onnxruntime), the
+        configuration the chat path uses. Target from the issues: p50 <= 10 ms on 2 cores.
+    triage_torch: the same triage on the sentence-transformers embedder (eager PyTorch), as
+        the baseline; only with ``baseline=True``.
 
-Each decision is a full :meth:`LocalRouter.route` call (clause split, embedding of the message
-and its clauses, ensemble, calibration) on messages of ``evals/datasets/routing.jsonl``, cycled
-to ``n``. The router caches nothing, so repeats cost the same as first sightings. Accuracy on the
-same messages is recorded in the scenario's params for context (the dataset is never used to fit).
+Each decision is a full triage call (clause split, one encoder batch for the message and its
+clauses, every calibrated classifier, rules, level) on messages of
+``evals/datasets/routing.jsonl``, cycled to ``n``. Nothing is cached, so repeats cost the same
+as first sightings. Persona accuracy on the same messages is recorded in the scenario's params
+for context (the triage is fitted on the triage corpus's train split, not on these messages).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from evals.bench.report import BenchReport, LatencySummary, Scenario, machine_facts
 
 if TYPE_CHECKING:
-    from agents.router import LocalRouter
     from graphs.core.settings import Settings
     from knowledge.embedding.base import Embedder
 
@@ -42,14 +42,14 @@ def routing_rows() -> list[dict[str, Any]]:
 
 
 def router_latency(
-    router: LocalRouter,
+    router: Any,
     messages: Sequence[str],
     *,
     name: str = "router",
     target_ms: float | None = P50_TARGET_MS,
     warmup: int = _WARMUP,
 ) -> Scenario:
-    """Time one :meth:`LocalRouter.route` call per message, after ``warmup`` untimed calls.
+    """Time one ``route`` call (a full triage) per message, after ``warmup`` untimed calls.
 
     Args:
         router: A constructed router (its training cost is not measured).
@@ -94,7 +94,7 @@ def router_latency(
     )
 
 
-def routing_accuracy(router: LocalRouter, rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+def routing_accuracy(router: Any, rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Lenient (expected or acceptable) and strict top-1 accuracy on dataset rows."""
     lenient = strict = 0
     for row in rows:
@@ -105,11 +105,10 @@ def routing_accuracy(router: LocalRouter, rows: Sequence[dict[str, Any]]) -> dic
 
 
 def _measure(embedder: Embedder, name: str, n: int, rows: list[dict[str, Any]]) -> Scenario:
-    from agents.registry import PersonaRegistry
-    from agents.router import LocalRouter
+    from graphs.triage.decide import load_triage
 
     t0 = time.perf_counter()
-    router = LocalRouter(PersonaRegistry.load(), embedder)
+    router = load_triage(embedder)
     build_s = time.perf_counter() - t0
     messages = [rows[i % len(rows)]["message"] for i in range(n)]
     scenario = router_latency(router, messages, name=name)
@@ -130,7 +129,7 @@ def router_scenarios(settings: Settings, *, n: int = 500, baseline: bool = False
     rows = routing_rows()
     encoder = OnnxEncoder(settings.data_dir / "models")
     encoder.warmup()  # exports the ONNX file on first use (~3-10 s), outside the timings
-    scenarios = [_measure(encoder, "router_onnx", n, rows)]
+    scenarios = [_measure(encoder, "triage_onnx", n, rows)]
     if baseline:
         from knowledge.embedding.local import SentenceTransformerEmbedder
 
@@ -138,7 +137,7 @@ def router_scenarios(settings: Settings, *, n: int = 500, baseline: bool = False
             settings.embedding_model, device=settings.embedding_device
         )
         torch_embedder.warmup()
-        scenarios.append(_measure(torch_embedder, "router_torch", n, rows))
+        scenarios.append(_measure(torch_embedder, "triage_torch", n, rows))
     return scenarios
 
 
@@ -154,7 +153,7 @@ async def run_router_bench(
         baseline: Also measure the same router on eager PyTorch (sentence-transformers).
 
     Returns:
-        ``router_onnx`` (target p50 < 10 ms), then ``router_torch`` when ``baseline``.
+        ``triage_onnx`` (target p50 <= 10 ms), then ``triage_torch`` when ``baseline``.
 
     Raises:
         ValueError: ``n`` is below 2.

@@ -55,9 +55,32 @@ class EscalationOutcome:
     turn_levels: tuple[int, ...] = field(default=())
 
 
+#: The learned triage (issue 13) records risk categories; the trigger ids of this set's labels
+#: each cover one or more of them (a dispute between parties can be legal, about money or a VIP).
+RISK_TRIGGERS: dict[str, frozenset[str]] = {
+    "human_request": frozenset({"explicit_human_request"}),
+    "legal": frozenset({"legal_compliance", "complex_dispute"}),
+    "privacy": frozenset({"legal_compliance"}),
+    "vip": frozenset({"vip_client", "complex_dispute"}),
+    "payment_dispute": frozenset({"payment_dispute", "complex_dispute"}),
+    "safety": frozenset({"safety_health_concern"}),
+    "medical": frozenset({"safety_health_concern"}),
+    "self_harm": frozenset({"safety_health_concern"}),
+    "approval_bypass": frozenset({"needs_human_judgement", "complex_dispute"}),
+    "coordinated": frozenset({"complaint"}),
+}
+
+
 def reason_ids(reasons: tuple[str, ...]) -> set[str]:
-    """Trigger ids of recorded reasons (``"legal_compliance: “gdpr”"`` → ``legal_compliance``)."""
-    return {r.split(":", 1)[0].strip() for r in reasons}
+    """Trigger ids of recorded reasons (``"legal_compliance: “gdpr”"`` → ``legal_compliance``).
+
+    A triage risk category counts as the trigger ids it covers (:data:`RISK_TRIGGERS`).
+    """
+    out: set[str] = set()
+    for r in reasons:
+        rid = r.split(":", 1)[0].strip()
+        out |= {rid, *RISK_TRIGGERS.get(rid, ())}
+    return out
 
 
 @dataclass

@@ -20,7 +20,10 @@ async def collect(rt: object, message: str, **kw: object) -> list[TurnEvent]:
 
 async def test_offline_stream_order_and_final_matches_the_turn(db: Database) -> None:
     rt = await runtime(db, router=StubRouter(default="nyra"))
-    events = await collect(rt, "Hi! I'd like to book a consultation for a sound bath, ref B-77")
+    offer = await collect(rt, "Hi! I'd like to book a consultation for a sound bath, ref B-77")
+    assert not [e for e in offer if e.type == "action"]  # proposed first, done on the yes
+    thread = offer[-1].data["thread_id"]
+    events = await collect(rt, "yes please", thread_id=thread)
     types = [e.type for e in events]
     assert types[0] == "route" and types[-1] == "final"
     assert events[0].data["persona"] == "nyra" and events[0].data["level"] == 1
@@ -95,7 +98,8 @@ async def test_turns_publish_transitions_and_escalations_on_the_bus(db: Database
 
     task = asyncio.create_task(follow())
     await asyncio.sleep(0)
-    await rt.ask("Hi! I'd like to book a consultation for a sound bath, ref B-88")
+    offer = await rt.ask("Hi! I'd like to book a consultation for a sound bath, ref B-88")
+    await rt.ask("yes please", thread_id=offer.thread_id)
     turn = await rt.ask("I want to talk to a real person please")
     assert turn.escalation is not None
     await rt.resolve(turn.escalation.id, approve=True, note="ok", by="maria")

@@ -31,13 +31,14 @@ class Decision:
     sticky: bool = False
     reason: str = "stub"
     scores: dict[str, float] = field(default_factory=dict)
+    act: str = "request"
 
 
 class StubRouter:
     """Routes to ``default`` unless a keyword maps elsewhere; records calls."""
 
-    def __init__(self, default: str = "solari", **keywords: str) -> None:
-        self.default, self.keywords = default, keywords
+    def __init__(self, default: str = "solari", *, act: str = "request", **keywords: str) -> None:
+        self.default, self.keywords, self.act = default, keywords, act
         self.secondary: tuple[str, ...] = ()
         self.calls: list[tuple[str, str | None]] = []
 
@@ -48,7 +49,7 @@ class StubRouter:
                 return Decision(
                     persona, secondary=self.secondary, multi_intent=bool(self.secondary)
                 )
-        return Decision(current or self.default)
+        return Decision(current or self.default, act=self.act)
 
 
 def call(name: str, **args: Any) -> AIMessage:
@@ -75,17 +76,73 @@ async def booking_in(db: Database, state: str) -> str:
     return str(inst.id)
 
 
-async def test_offline_persona_opens_a_case_and_takes_its_own_step(db: Database) -> None:
+async def test_offline_persona_proposes_then_acts_on_yes(db: Database) -> None:
     rt = await runtime(db, router=StubRouter(default="nyra"))
     turn = await rt.ask("Hi! I'd like to book a consultation for a sound bath, ref B-1042")
     assert turn.persona == "nyra" and turn.level == 1
-    assert [a["event"] for a in turn.actions] == ["start", "consultation_scheduled"]
-    assert "offline mode" in turn.reply and "consultation scheduled" in turn.reply
+    assert turn.actions == []  # proposed, not done
+    assert "Shall I go ahead?" in turn.reply and "consultation scheduled" in turn.reply
     engine = WorkflowEngine(db)
+    assert await engine.find(subject="booking:B-1042") == []
+    state = await rt.graph.aget_state({"configurable": {"thread_id": turn.thread_id}})
+    pending = state.values["pending"]
+    assert pending["kind"] == "action" and pending["persona"] == "nyra" and pending["turn"] == 1
+    assert pending["idempotency_keys"][0] == f"{turn.thread_id}:1:start:well_book"
+
+    yes = await rt.ask("yes please", thread_id=turn.thread_id)
+    assert yes.persona == "nyra"
+    assert [a["event"] for a in yes.actions] == ["start", "consultation_scheduled"]
+    assert "offline mode" in yes.reply and "consultation scheduled" in yes.reply
     (inst,) = await engine.find(subject="booking:B-1042")
     assert inst.state == "consultation"
     hist = await engine.history(inst.id)
     assert [h.actor for h in hist] == ["nyra", "nyra"]
+    # the offer was used up: another yes does nothing more
+    again = await rt.ask("yes please", thread_id=turn.thread_id)
+    assert again.actions == [] and len(await engine.history(inst.id)) == 2
+
+
+async def test_no_to_a_proposal_applies_nothing(db: Database) -> None:
+    rt = await runtime(db, router=StubRouter(default="nyra"))
+    turn = await rt.ask("I'd like to book a consultation for a sound bath, ref B-77")
+    no = await rt.ask("no thanks", thread_id=turn.thread_id)
+    assert no.actions == [] and no.persona == "grace" and "left it" in no.reply
+    assert await WorkflowEngine(db).find(subject="booking:B-77") == []
+
+
+async def test_a_question_fires_nothing_even_with_an_obedient_model(db: Database) -> None:
+    iid = await booking_in(db, "consultation")
+    model = ScriptedChatModel(
+        [call("well_book__consultation_completed", case_id=iid), "It can be marked done."]
+    )
+    rt = await runtime(db, model, StubRouter(default="solari", act="question"))
+    turn = await rt.ask("Is my consultation on B-9 done yet?", audience="staff")
+    assert turn.actions == [] and [r["code"] for r in turn.refusals] == ["not-requested"]
+    assert (await WorkflowEngine(db).get(iid)).state == "consultation"
+    # what the model wanted to do is now an offer; a yes does exactly that
+    rt.deps.router = StubRouter(default="solari")
+    model.script.append("Done.")
+    yes = await rt.ask("yes, go ahead", thread_id=turn.thread_id, audience="staff")
+    assert [a["event"] for a in yes.actions] == ["consultation_completed"]
+    assert (await WorkflowEngine(db).get(iid)).state == "quote_provided"
+
+
+async def test_accepting_a_hand_over_offer_reaches_a_person(db: Database) -> None:
+    rt = await GraceRuntime.open(
+        db=db, model=None, embedder=HashingEmbedder(256), router=StubRouter("sage"), knowledge=False
+    )
+    turn = await rt.ask("What is the meaning of the blue room?")
+    assert "hand this over to a member of our team?" in turn.reply
+    yes = await rt.ask("Yes, please hand this over to a person.", thread_id=turn.thread_id)
+    assert yes.level == 4 and yes.escalation is not None and yes.escalation.kind == "handoff"
+
+
+async def test_thanks_thats_all_closes_without_routing(db: Database) -> None:
+    model = ScriptedChatModel([])  # no persona may run
+    router = StubRouter("solari")
+    rt = await runtime(db, model, router)
+    turn = await rt.ask("thanks, that's all")
+    assert turn.persona == "grace" and "welcome" in turn.reply and model.calls == []
 
 
 async def test_model_cannot_use_a_transition_it_does_not_own(db: Database) -> None:
@@ -209,7 +266,15 @@ async def test_talking_to_a_persona_directly(db: Database) -> None:
     router = StubRouter(default="solari")
     rt = await runtime(db, model, router)
     turn = await rt.ask("hello", agent="Liora")
-    assert turn.persona == "liora" and turn.reply == "Liora here!" and router.calls == []
+    # triage still runs (a risk reaches a person whoever was asked), but the persona stands
+    assert turn.persona == "liora" and turn.reply == "Liora here!" and router.calls
+
+
+async def test_a_risk_reaches_a_person_even_when_a_persona_was_asked(db: Database) -> None:
+    model = ScriptedChatModel([])  # no persona may run
+    rt = await runtime(db, model, StubRouter(default="solari"))
+    turn = await rt.ask("I want to talk to a real person about this", agent="Liora")
+    assert turn.level == 4 and turn.escalation is not None and model.calls == []
 
 
 async def test_handoff_follows_the_collaboration_pattern(db: Database) -> None:
@@ -271,3 +336,33 @@ async def test_a_client_conversation_reaches_only_its_own_cases(db: Database) ->
     model.script += [call("well_book__consultation_completed", case_id=other), "Done."]
     turn = await rt.ask("Mark B-9's consultation complete", audience="staff")
     assert [a["event"] for a in turn.actions] == ["consultation_completed"]
+
+
+class UnsureRouter(StubRouter):
+    """Always unsure, so a configured LLM is consulted on every turn."""
+
+    def route(self, text: str, *, current: str | None = None) -> Decision:
+        d = super().route(text, current=current)
+        d.confidence = 0.1
+        return d
+
+
+async def test_the_llm_router_may_not_lower_a_risk_level_4(db: Database) -> None:
+    from agents.llm.structured import RoutingChoice
+
+    calm = RoutingChoice(persona="liora", escalate_to_human=False, reason="sounds routine")
+    model = ScriptedChatModel([calm])
+    rt = await runtime(db, model, UnsureRouter("solari"))
+    turn = await rt.ask("I want to talk to a real person, now")
+    assert len(model.calls) == 1  # the LLM router was asked...
+    assert turn.level == 4 and turn.escalation is not None  # ...and the risk floor held
+
+
+async def test_the_llm_router_may_raise_a_level(db: Database) -> None:
+    from agents.llm.structured import RoutingChoice
+
+    worried = RoutingChoice(persona="sage", escalate_to_human=True, reason="sounds unsafe")
+    model = ScriptedChatModel([worried])
+    rt = await runtime(db, model, UnsureRouter("solari"))
+    turn = await rt.ask("someone keeps waiting for me outside the studio")
+    assert turn.level == 4 and any("needs_human_judgement" in r for r in turn.reasons)

@@ -47,7 +47,8 @@ async def test_talking_to_a_named_agent_skips_routing(make_client: MakeClient) -
     )
     r = await client.post("/v1/chat", json={"message": "hello", "agent": "Liora"})
     assert r.json()["agent"] == "liora" and r.json()["reply"] == "Liora here!"
-    assert router.calls == []
+    # triage still runs (a risk reaches a person whoever was named), the named agent answers
+    assert [text for text, _ in router.calls] == ["hello"]
     r = await client.post("/v1/chat", json={"message": "hello", "agent": "grace"})
     assert r.status_code == 200, r.text
     r = await client.post("/v1/chat", json={"message": "hello", "agent": "bob"})
@@ -59,6 +60,11 @@ async def test_offline_turn_applies_a_workflow_step(make_client: MakeClient) -> 
     client = await make_client(router=StubRouter(default="nyra"))
     r = await client.post(
         "/v1/chat", json={"message": "I'd like to book a consultation for a sound bath, B-1042"}
+    )
+    offer = r.json()
+    assert offer["actions"] == [] and "Shall I go ahead?" in offer["reply"]
+    r = await client.post(
+        "/v1/chat", json={"message": "Yes, go ahead.", "thread_id": offer["thread_id"]}
     )
     body = r.json()
     assert [a["event"] for a in body["actions"]] == ["start", "consultation_scheduled"]
@@ -85,8 +91,10 @@ async def test_stream_sends_route_then_tokens_then_message_then_done(
 async def test_stream_reports_actions_as_events(make_client: MakeClient) -> None:
     client = await make_client(router=StubRouter(default="nyra"))
     r = await client.post(
-        "/v1/chat?stream=true",
-        json={"message": "I'd like to book a consultation for a sound bath, B-77"},
+        "/v1/chat", json={"message": "I'd like to book a consultation for a sound bath, B-77"}
+    )
+    r = await client.post(
+        "/v1/chat?stream=true", json={"message": "yes", "thread_id": r.json()["thread_id"]}
     )
     kinds = [e for e, _ in sse_events(r.text)]
     assert kinds.index("route") < kinds.index("action") < kinds.index("message")

@@ -1,0 +1,84 @@
+"""The escalation level of a turn, derived from risk, incidents and the number of intents.
+
+1. one persona; 2. several personas coordinated by Grace (two or more independent requests
+for different personas, or a complaint the level classifier puts at 2); 3. full network
+response (an incident: the level classifier's ``P(level 3)``); 4. a person decides:
+``P(person)`` of the binary level-4 classifier at or above :data:`RISK_THRESHOLD`, or a
+phrase rule; the risk named is the risk classifier's most probable category but ``none``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphs.escalation import Level
+from graphs.triage.model import Probabilities
+
+#: Level 4 when ``P(person)`` is at least this. Chosen on the dev split (308 messages, 76 of
+#: them level 4) as the largest threshold whose level-4 recall is >= 0.98: a person needed
+#: and not asked is the worst error. Dev sweep (recall / level-1 messages sent to 4):
+#: 0.30: 0.987 / 8.6 %; 0.35: 0.987 / 6.5 %; 0.40: 0.974 / 5.9 %; 0.50: 0.934 / 5.4 %.
+#: Never tuned on the test split.
+RISK_THRESHOLD = 0.35
+#: Level 3 when the level classifier gives ``P(level 3)`` at least this (and no risk).
+INCIDENT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class LevelDecision:
+    """A turn's level, the risk behind a level 4 and the recorded reasons."""
+
+    level: Level
+    risk: str
+    reasons: tuple[str, ...]
+
+
+def derive_level(
+    probs: Probabilities,
+    *,
+    intents: int,
+    rule: tuple[str, str] | None = None,
+    use_model_risk: bool = True,
+    risk_threshold: float = RISK_THRESHOLD,
+    incident_threshold: float = INCIDENT_THRESHOLD,
+) -> LevelDecision:
+    """Level of one message.
+
+    Args:
+        probs: The message's calibrated probabilities.
+        intents: Independent requests for different personas found in it.
+        rule: ``(risk, evidence)`` from :func:`graphs.triage.rules.risk_rule`, if any.
+        use_model_risk: False for a yes or no to the thread's pending offer: the text model
+            never saw such answers as risks (they are judged by the offer), so only the
+            phrase rules can make them level 4.
+        risk_threshold: See :data:`RISK_THRESHOLD`.
+        incident_threshold: See :data:`INCIDENT_THRESHOLD`.
+    """
+    if rule is not None:
+        return LevelDecision(Level.HUMAN, rule[0], (f"{rule[0]}: rule “{rule[1]}”",))
+    need = probs.needs_person
+    if use_model_risk and need >= risk_threshold:
+        ranked = sorted(
+            ((r, p) for r, p in probs.risk.items() if r != "none"), key=lambda kv: -kv[1]
+        )
+        risk = ranked[0][0] if ranked else "human_request"
+        return LevelDecision(
+            Level.HUMAN,
+            risk,
+            (f"{risk}: P(a person must decide) {need:.2f} >= {risk_threshold:.2f}",),
+        )
+    p3 = probs.level.get("3", 0.0)
+    if p3 >= incident_threshold:
+        return LevelDecision(Level.NETWORK, "none", (f"high_impact_incident: P(level 3) {p3:.2f}",))
+    if intents >= 2:
+        return LevelDecision(
+            Level.COORDINATED,
+            "none",
+            (f"multi_intent: {intents} independent requests for different personas",),
+        )
+    p2 = probs.level.get("2", 0.0)
+    if p2 >= max(probs.level.get("1", 0.0), 0.5):
+        return LevelDecision(
+            Level.COORDINATED, "none", (f"coordinated: P(level 2) {p2:.2f} (complaint)",)
+        )
+    return LevelDecision(Level.SINGLE, "none", ())
