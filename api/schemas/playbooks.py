@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from api.schemas.common import ApiModel, JsonObject
+from graphs.playbooks.webhooks import EventType
 
 Name = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
 
@@ -171,7 +172,7 @@ class WebhookIn(ApiModel):
     """Register an outbound endpoint."""
 
     url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
-    events: list[str] = Field(min_length=1, max_length=10)
+    events: list[EventType] = Field(min_length=1, max_length=10)
 
 
 class WebhookOut(BaseModel):

@@ -16,7 +16,7 @@ import base64
 import json
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import httpx
@@ -28,15 +28,18 @@ from graphs.core.database import Database
 
 log = structlog.get_logger("grace.playbooks.webhooks")
 
-#: The event types an endpoint can subscribe to.
-EVENT_TYPES: tuple[str, ...] = (
+#: An event type an endpoint can subscribe to (the API schema validates against it).
+EventType = Literal[
     "playbook.started",
     "playbook.step.completed",
     "playbook.completed",
     "playbook.failed",
     "playbook.rolled_back",
     "playbook.notification",
-)
+]
+
+#: The event types an endpoint can subscribe to.
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 
 class DeliveryError(RuntimeError):
