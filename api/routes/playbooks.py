@@ -261,7 +261,7 @@ async def list_webhooks(_: Admin, svc: Svc) -> list[WebhookOut]:
 async def add_webhook(body: WebhookIn, _: Admin, svc: Svc) -> WebhookOut:
     """Register ``url`` for event types; the answer carries the signing secret, once."""
     try:
-        row = await svc.endpoints.add(body.url, body.events)
+        row = await svc.endpoints.add(body.url, list(body.events))
     except ValueError as exc:
         raise ProblemError(422, "validation-error", "Invalid request", str(exc)) from exc
     return WebhookOut.model_validate(row)
