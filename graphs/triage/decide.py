@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphs.triage.clauses import split_clauses
 from graphs.triage.levels import RISK_THRESHOLD, derive_level
-from graphs.triage.model import Probabilities, TriageModels
+from graphs.triage.model import CompiledTriage, Probabilities, TriageModels
 from graphs.triage.rules import answer_to_offer, reply_act, risk_rule
 from graphs.triage.schema import PERSONA_LABELS, TriageDecision
 from graphs.workflows.model import PERSONAS
@@ -95,40 +95,35 @@ def load_triage(
         code=FIT_VERSION,
     )
 
-    def fit() -> TriageModels:
+    def fit() -> CompiledTriage:
         from graphs.triage.train import fit_triage
 
-        return _detached(fit_triage(load_examples(path), embedder))
+        return fit_triage(load_examples(path), embedder).compile().detached()
 
     models = fit_cache.load_or_fit(cache_dir, "triage", key, fit)
-    models.featurizer.embedder = embedder
+    models.embedder = embedder
     return Triage(models)
 
 
 #: Version of the fitting code and of the cached :class:`TriageModels` layout: bump it when
 #: either changes in a way the train split does not show.
-FIT_VERSION = "triage-v1"
-
-
-def _detached(models: TriageModels) -> TriageModels:
-    """``models`` without its embedder (an ONNX session is neither picklable nor data)."""
-    models.featurizer.embedder = None  # type: ignore[assignment]
-    models._compiled = None
-    return models
+FIT_VERSION = "triage-v2"
 
 
 class Triage:
-    """Local triage of one turn on fitted :class:`~graphs.triage.model.TriageModels`.
+    """Local triage of one turn on fitted classifiers (:mod:`graphs.triage.model`).
 
     Thread-safe after construction when the embedder is.
 
     Args:
-        models: The fitted classifiers.
+        models: The fitted classifiers, as fitted or compiled (what the fit cache holds).
         risk_threshold: Level-4 threshold on ``P(risk != none)`` (see
             :data:`graphs.triage.levels.RISK_THRESHOLD`).
     """
 
-    def __init__(self, models: TriageModels, *, risk_threshold: float = RISK_THRESHOLD) -> None:
+    def __init__(
+        self, models: TriageModels | CompiledTriage, *, risk_threshold: float = RISK_THRESHOLD
+    ) -> None:
         self.models = models
         self.risk_threshold = risk_threshold
 

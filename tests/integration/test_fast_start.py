@@ -27,7 +27,7 @@ async def main():
         result = await rt.ask("What is your cancellation policy?")
     finally:
         await rt.close()
-    encoder = rt.deps.router._model.embedder
+    encoder = rt.deps.router.models.embedder
     print(json.dumps({
         "persona": result.persona,
         "torch": "torch" in sys.modules,
@@ -57,7 +57,7 @@ def test_second_start_imports_no_torch_and_shares_one_encoder(
 ) -> None:
     pytest.importorskip("onnxruntime")
     first = _turn(database_url, tmp_path)  # exports the ONNX file, fits and caches the router
-    assert list(tmp_path.glob("models/*.onnx")) and list(tmp_path.glob("models/router-*.pkl"))
+    assert list(tmp_path.glob("models/*.onnx")) and list(tmp_path.glob("models/triage-*.pkl"))
     again = _turn(database_url, tmp_path)
     assert again["persona"] == first["persona"]
     assert again["shared_encoder"] is True  # routing and retrieval: one model in memory

@@ -270,6 +270,42 @@ def test_fit_on_a_slice_gives_calibrated_probabilities() -> None:
         assert abs(row.needs_person - reference[5][i]["yes"]) < 1e-9
 
 
+def test_char_ngrams_match_scikit_learn_tfidf() -> None:
+    """The scikit-learn-free n-grams give TfidfVectorizer's rows (short words, spaces, case)."""
+    from graphs.triage.features import Featurizer
+
+    texts = [e.text for e in load_examples(packaged_train_path())[::40]]
+    odd = ["I", "a  b\t\tC", "", "Ünïcode  café!!", "x" * 7, "refund? REFUND. refund!"]
+    featurizer = Featurizer(HashingEmbedder(16))
+    featurizer.fit(texts, featurizer.embed(texts))
+    want = featurizer._chars.transform(texts + odd).toarray()
+    got = featurizer.char_ngrams().transform(texts + odd).toarray()
+    assert got.shape == want.shape and abs(got - want).max() < 1e-12
+
+
+def test_compiled_triage_pickles_without_its_embedder_and_predicts_alike(
+    tmp_path: Path,
+) -> None:
+    """What the fit cache stores: arrays only; a later start loads it without scikit-learn."""
+    import pickle
+
+    from graphs.triage.decide import load_triage
+
+    embedder = HashingEmbedder(64)
+    train = tmp_path / "train.jsonl"
+    lines = packaged_train_path().read_text().splitlines()[::5]
+    train.write_text("\n".join(lines) + "\n")
+    first = load_triage(embedder, train, cache_dir=tmp_path / "models")
+    (cached,) = list((tmp_path / "models").glob("triage-*.pkl"))
+    assert b"sklearn" not in cached.read_bytes()  # unpickling imports no scikit-learn
+    again = load_triage(embedder, train, cache_dir=tmp_path / "models")
+    assert len(list((tmp_path / "models").glob("triage-*.pkl"))) == 1  # a hit, not a refit
+    text = "Can I move my massage to Friday?"
+    assert again.probabilities([text]) == first.probabilities([text])
+    with pytest.raises(RuntimeError, match="embedder"):
+        pickle.loads(pickle.dumps(again.models.detached())).predict([text])  # type: ignore[union-attr]
+
+
 def test_fit_refuses_no_examples() -> None:
     from graphs.triage.train import fit_triage
 

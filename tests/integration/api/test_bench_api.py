@@ -56,4 +56,4 @@ async def test_api_bench_offline_runtime_scenario(database_url: str, tmp_path: P
     assert row.name == "chat_offline" and row.params["errors"] == 0
     assert row.params["requests"] > 2 and row.throughput_per_s > 0
     assert row.params["runtime"] == "real router, retrieval, offline replies"
-    assert list(tmp_path.glob("models/router-*.pkl"))  # the real router ran, fitted once
+    assert list(tmp_path.glob("models/triage-*.pkl"))  # the real triage ran, fitted once

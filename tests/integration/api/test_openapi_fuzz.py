@@ -89,17 +89,27 @@ def _check(
     return check
 
 
+#: Problem type of an ``Idempotency-Key`` sent again with a different body: 422 by
+#: draft-ietf-httpapi-idempotency-key-header section 2.7. Schemathesis draws keys from a
+#: small pool, so two generated bodies share one; a rule across requests, not a schema gap.
+KEY_REUSED = "https://gracefields.dev/problems/idempotency-key-reused"
+
+
 def _cross_field_refusal(response: Any) -> bool:
-    """A 422 whose every error is a rule across fields, which JSON Schema cannot state.
+    """A 422 for a rule across fields or requests, which JSON Schema cannot state.
 
     ``positive_data_acceptance`` expects schema-valid input to be accepted; the bodies' model
     validators (``value_error``: "documents or paths", ``chunk_overlap < chunk_size``, a body
-    ``idempotency_key`` equal to the header, a user message with text) refuse some of it. Any
-    other refusal of schema-valid input (a type or range the schema does not state) still fails.
+    ``idempotency_key`` equal to the header, a user message with text) refuse some of it, and
+    so does a reused ``Idempotency-Key`` (:data:`KEY_REUSED`). Any other refusal of
+    schema-valid input (a type or range the schema does not state) still fails.
     """
     if response.status_code != 422:
         return False
-    errors = response.json().get("errors") or []
+    body = response.json()
+    if body.get("type") == KEY_REUSED:
+        return True
+    errors = body.get("errors") or []
     return bool(errors) and all(e.get("type") == "value_error" for e in errors)
 
 
