@@ -105,7 +105,16 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def validation_problem(exc: RequestValidationError) -> ProblemError:
-    """A 422 problem whose ``errors`` member names every invalid field by its location."""
+    """A 422 problem whose ``errors`` member names every invalid field by its location.
+
+    A malformed ``Idempotency-Key`` alone is the 400 ``invalid-idempotency-key`` that
+    :func:`api.idempotency.parse_key` gives (the header's schema pattern is checked first).
+    """
+    from api.idempotency import HEADER, parse_key
+
+    raw = exc.errors()
+    if raw and all(tuple(e.get("loc", ()))[:2] == ("header", HEADER) for e in raw):
+        parse_key(str(raw[0].get("input", "")))  # raises the 400 problem
     errors = [
         {"field": _field(e.get("loc", ())), "message": str(e.get("msg", "")),
          "type": str(e.get("type", ""))}

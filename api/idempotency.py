@@ -51,6 +51,10 @@ REPLAY_WAIT_S = 60.0
 POLL_S = 0.2
 #: Longest key accepted, characters.
 MAX_KEY_LEN = 255
+#: The header's schema (OpenAPI, checked by FastAPI before :func:`parse_key`): 1-255 printable
+#: ASCII characters, no leading or trailing space, and not the empty quoted string ``""``, so
+#: that every schema-valid value is a usable key.
+KEY_PATTERN = r'^([!-~]|[!#-~][ -~]{0,253}[!-~]|"[!#-~]|"[ -~]{1,252}[!-~])$'
 
 _DESCRIPTION = (
     "Optional. A unique value per logical request (e.g. a UUID), as a structured-field "

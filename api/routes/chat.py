@@ -14,6 +14,7 @@ from api.auth.principal import Principal
 from api.deps import MetricsDep, OwnersDep, RuntimeDep
 from api.idempotency import (
     HEADER,
+    KEY_PATTERN,
     REPLAYED_HEADER,
     final_only,
     first_run,
@@ -65,7 +66,8 @@ async def chat(
     response: Response,
     stream: Annotated[bool, Query(description="Stream Server-Sent Events.")] = False,
     idempotency_key: Annotated[
-        str | None, Header(alias=HEADER, description=header_description())
+        str | None,
+        Header(alias=HEADER, description=header_description(), pattern=KEY_PATTERN),
     ] = None,
 ) -> Any:
     """Run one turn. A new thread starts without ``thread_id``; its id is in the reply.

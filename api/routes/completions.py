@@ -30,6 +30,7 @@ from api.auth.principal import Principal
 from api.deps import MetricsDep, OwnersDep, RegistryDep, RuntimeDep
 from api.idempotency import (
     HEADER,
+    KEY_PATTERN,
     REPLAYED_HEADER,
     created_at,
     final_only,
@@ -82,7 +83,8 @@ async def completions(
     response: Response,
     x_grace_thread: Annotated[ThreadId | None, Header(alias=THREAD_HEADER)] = None,
     idempotency_key: Annotated[
-        str | None, Header(alias=HEADER, description=header_description())
+        str | None,
+        Header(alias=HEADER, description=header_description(), pattern=KEY_PATTERN),
     ] = None,
 ) -> Any:
     """Run the last user message as one turn of a Grace conversation."""

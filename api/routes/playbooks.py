@@ -169,7 +169,9 @@ async def start_run(
             responses=problem_responses(401, 403, 422, 429))  # fmt: skip
 async def history(
     _: Staff, svc: Svc,
-    playbook: Annotated[str | None, Query(max_length=64)] = None,
+    playbook: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9-]*$", description="A playbook id.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> RunList:  # fmt: skip
     """Runs, newest first (without steps)."""
