@@ -34,6 +34,7 @@ SUITES: tuple[str, ...] = (
     "triage",
     "retrieval",
     "answers",
+    "atlas",
     "compliance",
     "playbooks",
     "injection",

@@ -116,9 +116,17 @@ def embedding_text(doc: SourceDocument, chunk: Chunk) -> str:
 
     Prefixing each chunk with where it sits in the document ("contextual chunk headers") lets
     a passage that never repeats its topic ("Deposit is kept") match questions about that
-    topic; the stored and cited text stays the chunk itself.
+    topic; the stored and cited text stays the chunk itself. Chunks of the ``structured``
+    chunker that carry ``metadata["statements"]`` (JSON transition lists, other JSON, tables)
+    are embedded as those readable statements instead of the raw block.
     """
     path = [doc.title, *(h for h in chunk.heading_path if h != doc.title)]
+    statements = chunk.metadata.get("statements")
+    if statements and chunk.metadata.get("block") in ("transitions", "json"):
+        # A structured block is embedded as its readable statements, not as raw JSON.
+        return f"{' > '.join(path)}\n\n" + "\n".join(statements)
+    if statements:  # prose with a table: the text plus one statement per row
+        return f"{' > '.join(path)}\n\n{chunk.text}\n\n" + "\n".join(statements)
     return f"{' > '.join(path)}\n\n{chunk.text}"
 
 

@@ -19,7 +19,8 @@ from api.cli.console import (
 )
 
 app = typer.Typer(
-    help="Eval suites: routing, escalation, retrieval, answers, compliance, playbooks, injection.",
+    help="Eval suites: routing, escalation, retrieval, answers, atlas, compliance, playbooks,"
+    " injection.",
     no_args_is_help=True,
 )
 
@@ -42,7 +43,7 @@ def run(
         list[str] | None,
         typer.Argument(
             help="Suites to run (default: all): routing escalation triage retrieval answers "
-            "compliance playbooks injection."
+            "atlas compliance playbooks injection."
         ),
     ] = None,
     provider: Annotated[

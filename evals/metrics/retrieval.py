@@ -45,3 +45,37 @@ def ndcg_at_k(gains: Sequence[float], k: int, ideal: Sequence[float] | None = No
 
     best = dcg(sorted(ideal if ideal is not None else gains, reverse=True))
     return dcg(gains) / best if best > 0 else 0.0
+
+
+def facts_rank(texts: Sequence[str], facts: Sequence[str]) -> int | None:
+    """Smallest ``r`` such that the top ``r`` texts together contain every fact, else None.
+
+    Matching lower-cases and collapses whitespace on both sides (the Atlas eval set's rule,
+    :func:`evals.atlas_data.normalise`). ``1 / facts_rank`` is the reciprocal rank of a
+    question whose answer may need several passages; ``facts_rank <= k`` is its hit@k.
+
+    Args:
+        texts: Passage texts, best first.
+        facts: Strings that must all appear.
+    """
+    want = {_norm(f) for f in facts}
+    if not want:
+        return None
+    for r, text in enumerate(texts, start=1):
+        t = _norm(text)
+        want = {f for f in want if f not in t}
+        if not want:
+            return r
+    return None
+
+
+def fact_recall_at_k(texts: Sequence[str], facts: Sequence[str], k: int) -> float:
+    """Share of ``facts`` found (normalised) in the top ``k`` texts; 0.0 for no facts."""
+    if not facts:
+        return 0.0
+    pool = " \n ".join(_norm(t) for t in texts[:k])
+    return sum(_norm(f) in pool for f in facts) / len(facts)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()

@@ -9,7 +9,13 @@ from knowledge.chunking.base import Chunker
 if TYPE_CHECKING:
     from knowledge.embedding.base import Embedder
 
-CHUNKER_NAMES: tuple[str, ...] = ("simple", "sentence", "paragraph", "semantic")
+CHUNKER_NAMES: tuple[str, ...] = (
+    "simple",
+    "sentence",
+    "paragraph",
+    "semantic",
+    "structured",
+)
 
 
 def make_chunker(
@@ -25,9 +31,9 @@ def make_chunker(
     Args:
         name: One of :data:`CHUNKER_NAMES` (case-insensitive).
         chunk_size: Maximum chunk length in characters.
-        chunk_overlap: Characters repeated between consecutive chunks; used by ``simple`` and
-            ``sentence`` only (``paragraph`` and ``semantic`` cut at meaningful boundaries and
-            never overlap).
+        chunk_overlap: Characters repeated between consecutive chunks; used by ``simple``,
+            ``sentence`` and ``structured`` (between prose chunks of one section) only
+            (``paragraph`` and ``semantic`` cut at meaningful boundaries and never overlap).
         embedder: Required by ``semantic``; ignored by the others.
         **opts: Extra keyword arguments for the chunker's constructor (e.g. ``separators`` for
             ``simple``; ``breakpoint_percentile`` and ``buffer_size`` for ``semantic``).
@@ -52,6 +58,10 @@ def make_chunker(
         from knowledge.chunking.paragraph import ParagraphChunker
 
         return ParagraphChunker(chunk_size, **opts)
+    if key == "structured":
+        from knowledge.chunking.structured import StructuredChunker
+
+        return StructuredChunker(chunk_size, chunk_overlap, **opts)
     if key == "semantic":
         if embedder is None:
             raise ValueError(
