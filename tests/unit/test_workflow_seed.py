@@ -6,8 +6,6 @@ import json
 import re
 from collections import Counter
 
-import pytest
-
 from graphs.workflows.catalog import default_catalog
 from graphs.workflows.model import HUMAN, OWNERS, PERSONAS, SYSTEM
 from tests.conftest import SEEDS_DIR
@@ -16,8 +14,8 @@ SEED = SEEDS_DIR / "operational-workflows.md"
 
 
 def _seed_workflows() -> dict[str, dict[str, object]]:
-    if not SEED.exists():
-        pytest.skip(f"seed file not found at {SEED} (shared/ must sit beside the repo)")
+    # CI always has shared/ beside the repo: a missing seed is a failure, never a skip.
+    assert SEED.exists(), f"seed file not found at {SEED} (shared/ must sit beside the repo)"
     text = SEED.read_text(encoding="utf-8")
     out: dict[str, dict[str, object]] = {}
     for section in re.split(r"\n## ", text):

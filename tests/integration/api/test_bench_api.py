@@ -24,14 +24,13 @@ async def test_api_bench_measures_chat_and_workflow_reads(database_url: str) -> 
     )
     by_name = {s.name: s for s in report.scenarios}
     assert set(by_name) == {"chat_8_per_s", "chat_saturated", "workflows"}
+    # Shape, not speed: how fast a shared machine answers is the bench's figure, not a test's.
     for s in report.scenarios:
-        assert s.params["errors"] == 0 and s.params["requests"] > 5
+        assert s.params["errors"] == 0 and s.params["requests"] >= 1
         assert s.throughput_per_s > 0 and s.latency.p50_ms > 0
     paced = by_name["chat_8_per_s"]
-    assert paced.target is not None and paced.met is not None
+    assert paced.target is not None and isinstance(paced.met, bool)
     assert paced.params["load"] == "poisson" and paced.params["offered_per_s"] == 8.0
-    # paced: about the offered 8 turns/s, well below what back-to-back clients reach
-    assert 3.0 < paced.throughput_per_s < by_name["chat_saturated"].throughput_per_s
     assert report.environment["database"] == "DATABASE_URL"
 
 
@@ -41,7 +40,7 @@ async def test_api_bench_spreads_clients_over_several_server_processes(database_
         settings, duration_s=1.5, clients=4, scenarios=("workflows",), warmup_s=0.2, servers=2
     )
     (row,) = report.scenarios
-    assert row.params["errors"] == 0 and row.params["requests"] > 5
+    assert row.params["errors"] == 0 and row.params["requests"] >= 1
     assert "2 process(es)" in str(report.environment["server"])
 
 
@@ -54,6 +53,6 @@ async def test_api_bench_offline_runtime_scenario(database_url: str, tmp_path: P
     )
     (row,) = report.scenarios
     assert row.name == "chat_offline" and row.params["errors"] == 0
-    assert row.params["requests"] > 2 and row.throughput_per_s > 0
+    assert row.params["requests"] >= 1 and row.throughput_per_s > 0
     assert row.params["runtime"] == "real router, retrieval, offline replies"
     assert list(tmp_path.glob("models/triage-*.pkl"))  # the real triage ran, fitted once
