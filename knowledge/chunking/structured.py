@@ -145,19 +145,24 @@ def render_block(text: str, context: str) -> list[str] | None:
     stripped = text.strip()
     if stripped.startswith("|"):
         return _table_statements(stripped)
-    objs: list[Any] = []
-    for s, e in _object_spans(stripped, 0, len(stripped)) or []:
-        try:
-            objs.append(json.loads(stripped[s:e]))
-        except ValueError:
-            objs = []
-            break
+    objs = _parse_objects(stripped, _object_spans(stripped, 0, len(stripped)))
     if objs and all(_is_transition(o) for o in objs):
         return [transition_statement(o, context) for o in objs]
     body = _json_body(stripped) if _FENCE.match(stripped.split("\n", 1)[0]) else None
     if isinstance(body, (dict, list)) and body:
         return [f"In {context}, {s}." for s in _flatten(body)]
     return None
+
+
+def _parse_objects(text: str, spans: list[Span]) -> list[Any]:
+    """The JSON value of each span of ``text``; empty when any of them does not parse."""
+    parsed: list[Any] = []
+    for s, e in spans:
+        try:
+            parsed.append(json.loads(text[s:e]))
+        except ValueError:
+            return []
+    return parsed
 
 
 def section_context(doc: SourceDocument, offset: int) -> str:
@@ -201,13 +206,7 @@ class StructuredChunker:
         text, (start, end) = doc.text, span
         context = section_context(doc, start)
         objs = _object_spans(text, start, end)
-        parsed: list[Any] = []
-        for s, e in objs:
-            try:
-                parsed.append(json.loads(text[s:e]))
-            except ValueError:
-                parsed = []
-                break
+        parsed = _parse_objects(text, objs)
         if parsed and all(_is_transition(o) for o in parsed):
             units = [u for s in objs for u in split_long(text, s, self.chunk_size)]
             packed = pack(units, self.chunk_size)
