@@ -105,7 +105,7 @@ def load_triage(
     return Triage(models)
 
 
-#: Version of the fitting code and of the cached :class:`TriageModels` layout: bump it when
+#: Version of the fitting code and of the cached :class:`CompiledTriage` layout: bump it when
 #: either changes in a way the train split does not show.
 FIT_VERSION = "triage-v2"
 
