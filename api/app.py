@@ -123,6 +123,7 @@ def create_app(
             yield
         finally:
             await background.cancel_all()
+            await _close_playbooks(app)
             limiter = getattr(app.state, "rate_limiter", None)
             if limiter is not None:
                 await limiter.close()
@@ -163,6 +164,24 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+#: Seconds pending outbound playbook webhooks get at shutdown before they are abandoned.
+WEBHOOK_CLOSE_S = 5.0
+
+
+async def _close_playbooks(app: FastAPI) -> None:
+    """Close the playbook service's webhook sender, if one was made, within WEBHOOK_CLOSE_S.
+
+    Runs after the background tasks (playbook runs included) are cancelled, so no new event
+    arrives; deliveries still queued or retrying get the bounded chance, then are cancelled.
+    """
+    svc = getattr(app.state, "playbooks", None)
+    if svc is None:
+        return
+    abandoned = await svc.webhooks.close(WEBHOOK_CLOSE_S)
+    if abandoned:
+        log.warning("api.playbook_webhooks_abandoned", count=abandoned)
 
 
 async def _warm_up(rt: GraceRuntime) -> None:

@@ -15,7 +15,14 @@ import typer
 from rich.table import Table
 
 from api.cli.console import EXIT_REFUSED, console, handle_errors, print_json, run_async
-from api.cli.playbook_support import finish, guard, open_runner, refuse, run_json
+from api.cli.playbook_support import (
+    finish,
+    guard,
+    open_runner,
+    print_summary,
+    refuse,
+    run_json,
+)
 from graphs.core.database import Database
 from graphs.playbooks.model import PlaybookError, default_playbooks, load_file
 from graphs.playbooks.rollback import STRATEGIES, rollback
@@ -188,7 +195,7 @@ def run(
     if as_json:
         print_json(run_json(out))
     else:
-        console.print(f"run [bold]{out.id}[/]: {out.status}")
+        print_summary(out)
 
 
 @app.command()

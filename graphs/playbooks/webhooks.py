@@ -181,7 +181,39 @@ class WebhookSender:
         except Exception as exc:
             log.warning("playbook.webhook_failed", url=url, type=event["type"], error=str(exc))
 
-    async def close(self) -> None:
-        """Finish pending deliveries and close the HTTP client."""
-        await self.drain()
+    @property
+    def pending(self) -> int:
+        """Deliveries queued or in flight."""
+        return len(self._tasks)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has closed the HTTP client."""
+        return self.client.is_closed
+
+    async def close(self, timeout_s: float | None = None) -> int:
+        """Give pending deliveries up to ``timeout_s`` seconds, then close the HTTP client.
+
+        Args:
+            timeout_s: Seconds to wait for queued deliveries (their retries included); None
+                waits for all of them.
+
+        Returns:
+            How many deliveries were still pending at the limit and were cancelled (each is
+            logged as ``playbook.webhook_abandoned``; a receiver never sees them).
+        """
+        loop = asyncio.get_running_loop()
+        end = None if timeout_s is None else loop.time() + timeout_s
+        while self._tasks:  # asyncio.wait, unlike wait_for(gather), cancels nothing itself
+            wait_s = None if end is None else end - loop.time()
+            if wait_s is not None and wait_s <= 0:
+                break
+            await asyncio.wait(list(self._tasks), timeout=wait_s)
+        left = [t for t in self._tasks if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)
+            log.warning("playbook.webhook_abandoned", count=len(left), timeout_s=timeout_s)
         await self.client.aclose()
+        return len(left)

@@ -95,3 +95,21 @@ def test_0007_down_and_up(database_url: str) -> None:
     assert tables() == set()
     migrate.upgrade(database_url)
     assert migrate.current_revision(database_url) == "0007" and len(tables()) == 4
+
+
+def test_run_ends_with_a_summary_and_a_rollback_hint(cli_env: str) -> None:
+    out = _ok("playbooks", "run", "lead-to-booking", "--sample")
+    run_id = json.loads(_ok("playbooks", "history", "--json"))[0]["id"]
+    assert f"run {run_id} — lead-to-booking v1" in out
+    for step in ("lead_note", "schedule", "task_plan", "quote", "summary", "done"):
+        assert step in out.split(f"run {run_id} — ")[1]
+    status = json.loads(_ok("playbooks", "status", run_id, "--json"))
+    moved = sum(1 for s in status["steps"] if s["transition"])
+    assert moved > 0
+    assert f"completed: 6 of 6 steps completed, {moved} workflow state(s) moved" in out
+    assert f"grace playbooks rollback {run_id} --strategy graceful" in out
+    waiting = _ok("playbooks", "run", "kb-article", "-p", "document_id=KB-9")
+    assert "waiting_approval: 0 of 1 steps completed, 0 workflow state(s) moved" in waiting
+    assert "grace playbooks rollback" not in waiting  # nothing to undo yet
+    as_json = json.loads(_ok("playbooks", "run", "lead-to-booking", "--sample", "--json"))
+    assert as_json["status"] == "completed" and "rollback" not in json.dumps(as_json)
