@@ -51,6 +51,20 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+def valid_secret(secret: str) -> bool:
+    """Whether ``secret`` is ``whsec_`` + strict base64 of 24 to 64 bytes.
+
+    The key sizes are the Standard Webhooks spec's ("between 24 bytes and 64 bytes").
+    """
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(secret[len("whsec_") :], validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        return False
+    return 24 <= len(key) <= 64
+
+
 class WebhookEndpoints:
     """The registered endpoints.
 
@@ -65,13 +79,15 @@ class WebhookEndpoints:
         """Register ``url`` for ``events``; returns the row including the secret (shown once).
 
         Raises:
-            ValueError: an unknown event type or a non-http(s) URL.
+            ValueError: an unknown event type, a non-http(s) URL or a malformed secret.
         """
         unknown = sorted(set(events) - set(EVENT_TYPES))
         if unknown or not events:
             raise ValueError(f"unknown event types {unknown}; use {', '.join(EVENT_TYPES)}")
         if not url.startswith(("http://", "https://")):
             raise ValueError("webhook url must be http(s)")
+        if secret is not None and not valid_secret(secret):
+            raise ValueError("webhook secret must be whsec_ + base64 of 24 to 64 bytes")
         secret = secret or new_secret()
         async with self.db.connection() as c:
             row = await (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -113,3 +114,35 @@ def test_run_ends_with_a_summary_and_a_rollback_hint(cli_env: str) -> None:
     assert "grace playbooks rollback" not in waiting  # nothing to undo yet
     as_json = json.loads(_ok("playbooks", "run", "lead-to-booking", "--sample", "--json"))
     assert as_json["status"] == "completed" and "rollback" not in json.dumps(as_json)
+
+
+def test_webhooks_add_list_remove(cli_env: str) -> None:
+    assert "no webhook endpoints" in _ok("playbooks", "webhooks", "list")
+    added = json.loads(_ok("playbooks", "webhooks", "add", "https://hooks.example.test/a",
+                           "-e", "playbook.completed", "-e", "playbook.failed", "--json"))  # fmt: skip
+    assert added["events"] == ["playbook.completed", "playbook.failed"]
+    assert added["secret"].startswith("whsec_")
+    every = _ok("playbooks", "webhooks", "add", "http://localhost:9000/b")
+    assert "secret (shown once): whsec_" in every and "playbook.rolled_back" in every
+    listed = json.loads(_ok("playbooks", "webhooks", "list", "--json"))
+    assert [r["url"] for r in listed] == ["https://hooks.example.test/a", "http://localhost:9000/b"]
+    assert all("secret" not in r for r in listed)
+    assert "hooks.example.test/a" in _ok("playbooks", "webhooks", "list")
+    gone = json.loads(_ok("playbooks", "webhooks", "remove", str(added["id"]), "--json"))
+    assert gone == {"id": str(added["id"]), "removed": True}
+    assert [r["url"] for r in json.loads(_ok("playbooks", "webhooks", "list", "--json"))] == [
+        "http://localhost:9000/b"
+    ]
+    for args, says in [
+        (["remove", str(added["id"])], "no active webhook endpoint"),
+        (["remove", "not-a-uuid"], "is not an endpoint id"),
+        (["add", "ftp://x.test/"], "must be http(s)"),
+        (["add", "https://x.test/", "-e", "playbook.exploded"], "unknown event types"),
+        (["add", "https://x.test/", "--secret", "whsec_short"], "24 to 64 bytes"),
+    ]:
+        res = cli.invoke(app, ["playbooks", "webhooks", *args])
+        assert res.exit_code == 1 and says in res.output, (args, res.output)
+    own = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    kept = json.loads(_ok("playbooks", "webhooks", "add", "https://x.test/", "--secret", own,
+                          "--json"))  # fmt: skip
+    assert kept["secret"] == own
