@@ -26,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+_EVENT_HELP = f"Event type (repeatable; default all): {', '.join(EVENT_TYPES)}."
 
 
 def _with_endpoints(fn: Any) -> Any:
@@ -44,8 +45,7 @@ def add(
     url: Annotated[str, typer.Argument(help="Where to POST events (http or https).")],
     event: Annotated[
         list[str] | None,
-        typer.Option("--event", "-e", help=f"Event type (repeatable; default all): "
-                                           f"{', '.join(EVENT_TYPES)}."),  # fmt: skip
+        typer.Option("--event", "-e", help=_EVENT_HELP),
     ] = None,
     secret: Annotated[
         str | None, typer.Option(help="Signing secret whsec_… (default: a new random one).")

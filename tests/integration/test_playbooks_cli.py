@@ -118,8 +118,8 @@ def test_run_ends_with_a_summary_and_a_rollback_hint(cli_env: str) -> None:
 
 def test_webhooks_add_list_remove(cli_env: str) -> None:
     assert "no webhook endpoints" in _ok("playbooks", "webhooks", "list")
-    added = json.loads(_ok("playbooks", "webhooks", "add", "https://hooks.example.test/a",
-                           "-e", "playbook.completed", "-e", "playbook.failed", "--json"))  # fmt: skip
+    two = ["-e", "playbook.completed", "-e", "playbook.failed", "--json"]
+    added = json.loads(_ok("playbooks", "webhooks", "add", "https://hooks.example.test/a", *two))
     assert added["events"] == ["playbook.completed", "playbook.failed"]
     assert added["secret"].startswith("whsec_")
     every = _ok("playbooks", "webhooks", "add", "http://localhost:9000/b")
