@@ -108,8 +108,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or await GraceRuntime.open(settings)
+        rt = runtime or await GraceRuntime.open(settings, offers=True)
         app.state.runtime, app.state.db = rt, rt.db
+        _share_playbook_runner(app, rt, metrics, background)
         app.state.schedule_ingest = _ingest_scheduler(app, settings, rt, background)
         if runtime is None:
             background.spawn(_warm_up(rt), name="warm-up")
@@ -170,12 +171,33 @@ def create_app(
 WEBHOOK_CLOSE_S = 5.0
 
 
+def _share_playbook_runner(
+    app: FastAPI, rt: GraceRuntime, metrics: ApiMetrics, background: BackgroundTasks
+) -> None:
+    """Runs Grace starts from chat go through the API's playbook runner (metrics, webhooks, SSE).
+
+    Only when the runtime offers playbooks (``GraceRuntime.open(offers=True)``, which the app
+    does when it opens its own runtime); the service is then made now instead of on first use.
+    """
+    offers = rt.deps.playbooks
+    if offers is None:
+        return
+    from api.playbook_service import PlaybookService
+
+    svc = PlaybookService(rt, metrics.registry, background)
+    app.state.playbooks = svc
+    offers.runner = svc.runner
+
+
 async def _close_playbooks(app: FastAPI) -> None:
     """Close the playbook service's webhook sender, if one was made, within WEBHOOK_CLOSE_S.
 
     Runs after the background tasks (playbook runs included) are cancelled, so no new event
     arrives; deliveries still queued or retrying get the bounded chance, then are cancelled.
     """
+    offers = app.state.runtime.deps.playbooks
+    if offers is not None:  # runs started from chat stop emitting before the sender closes
+        await offers.close()
     svc = getattr(app.state, "playbooks", None)
     if svc is None:
         return

@@ -160,6 +160,7 @@ class GraceRuntime:
         embedder: Any = None,
         router: Any = None,
         knowledge: bool = True,
+        offers: Any = False,
     ) -> GraceRuntime:
         """Connect everything.
 
@@ -172,6 +173,10 @@ class GraceRuntime:
                 on the packaged train split); a plain ``route``-only router is wrapped by
                 :class:`graphs.triage.adapter.RouterTriage`.
             knowledge: Give Atlas (and offline replies) the knowledge base.
+            offers: Grace's playbook offers to staff (``GraphDeps.playbooks``): a
+                :class:`graphs.playbooks.offers.PlaybookOffers`, True for one on the local
+                encoder, False for none. Its runner, when it has none, is a
+                ``PlaybookRunner`` on this database, checkpointer, engine and model.
         """
         from agents.registry import PersonaRegistry
         from knowledge.embedding.factory import get_default_embedder
@@ -204,6 +209,8 @@ class GraceRuntime:
         pool = await open_checkpoint_pool(db.url, max_size=settings.db_pool_max_size)
         saver = PooledPostgresSaver(pool)
         await saver.setup()  # the checkpointer's own versioned tables (idempotent)
+        if offers:
+            deps.playbooks = _playbook_offers(offers, deps, db, saver, embedder, knowledge)
         rt = cls(db, deps, saver, owns_db=owns, bus=get_event_bus(settings))
         rt._checkpoint_pool = pool
         return rt
@@ -217,6 +224,8 @@ class GraceRuntime:
     async def close(self) -> None:
         """Release the checkpointer's connections, and the database if this runtime opened it."""
         await self._running.close()
+        if self.deps.playbooks is not None:  # runs started from chat get a bounded moment
+            await self.deps.playbooks.close()
         if self._checkpoint_pool is not None:
             await self._checkpoint_pool.close()
         if self._owns_db:
@@ -255,6 +264,7 @@ class GraceRuntime:
         async with self._turn(thread_id):
             config, inputs = await self._prepare(message, thread_id, agent, audience, message_id)
             out = await self.graph.ainvoke(inputs, config, durability=self._durability)
+            out = await self._offer_playbook(config, inputs, out)
             result = await self._result(thread_id, out)
             await self._finish(thread_id, inputs, result)
             return result
@@ -318,11 +328,50 @@ class GraceRuntime:
                         for event in events_from_update(node, update):
                             yield event
         values["__interrupt__"] = list(interrupts.values())
+        values = await self._offer_playbook(config, inputs, values)
         result = await self._result(thread_id, values)
         await self._finish(thread_id, inputs, result)
         if result.escalation is not None:
             yield TurnEvent("escalation", result.escalation.to_dict())
         yield TurnEvent("final", result.to_dict())
+
+    async def _offer_playbook(
+        self, config: RunnableConfig, inputs: dict[str, Any], out: Any
+    ) -> dict[str, Any]:
+        """Grace's playbook offer at the end of a staff turn, if one fits (``deps.playbooks``).
+
+        The offer (``graphs/playbooks/offers.py``) is appended to the turn's reply and, when it
+        can start on a yes, left pending in the thread; it is written as Grace's
+        ``grace_reply`` node, so the thread still ends there. Skipped for clients, turns
+        paused for a person, answers to an offer, closings, and turns whose persona proposed
+        workflow steps (those keep their yes). A persona's other closing question (a
+        hand-over, "anything else?") gives way: the reply ends on Grace's offer, which the
+        next yes or no answers.
+
+        Returns:
+            The turn's output values, with ``reply`` and ``pending`` updated when offered.
+        """
+        offers, values = self.deps.playbooks, dict(out or {})
+        route, mine = values.get("route") or {}, values.get("pending") or {}
+        turn = int(values.get("turn", 0))
+        if (
+            offers is None
+            or inputs.get("audience") != "staff"
+            or values.get("__interrupt__")
+            or route.get("act") in ("confirmation", "refusal", "closing")
+            or values.get("confirmed")
+            or (mine.get("kind") == "action" and int(mine.get("turn", -1)) == turn)
+        ):
+            return values
+        made = await offers.offer(str(inputs["messages"][0].content), turn=turn)
+        if made is None:
+            return values
+        text, offer = made
+        said = values.get("reply") or final_reply(values.get("messages", []))[0]
+        reply = f"{said}\n\n{text}" if said else text
+        update = {"reply": reply, "pending": offer, "messages": [AIMessage(text, name="grace")]}
+        await self.graph.aupdate_state(config, update, as_node="grace_reply")
+        return {**values, "reply": reply, "pending": offer}
 
     async def thread(self, thread_id: str) -> ThreadView | None:
         """What a thread holds: its messages, current persona, level and pending escalation.
@@ -537,6 +586,30 @@ class GraceRuntime:
             for event in events_from_turn(result.to_dict()):
                 await self.bus.publish(event)
         return result
+
+
+def _playbook_offers(
+    offers: Any, deps: GraphDeps, db: Database, saver: Any, embedder: Any, knowledge: bool
+) -> Any:
+    """The runtime's :class:`~graphs.playbooks.offers.PlaybookOffers`, with a runner.
+
+    ``offers`` True builds one on the router's local encoder (loaded on the first staff
+    turn); an instance without a runner gets one on ``db``, ``saver``, the engine and model.
+    """
+    from graphs.playbooks.lookup import knowledge_lookup
+    from graphs.playbooks.offers import PlaybookOffers
+    from graphs.playbooks.runner import PlaybookRunner
+
+    if offers is True:
+        from agents.encoder import router_embedder
+
+        models_dir = deps.settings.models_dir
+        offers = PlaybookOffers(lambda: router_embedder(models_dir, embedder))
+    if offers.runner is None:
+        lookup = knowledge_lookup(db, embedder=embedder) if knowledge else None
+        offers.runner = PlaybookRunner(db, saver, engine=deps.engine, lookup=lookup,
+                                       writer=deps.model)  # fmt: skip
+    return offers
 
 
 def _local_router(registry: Any, embedder: Any, settings: Settings) -> Any:
