@@ -85,3 +85,19 @@ async def test_missing_parameters_are_named_not_offered(db: Database, local_embe
         unrelated = await rt.ask("What time does the gallery open on Sundays?",
                                  thread_id="t-pb-miss-2", audience="staff")  # fmt: skip
         assert "playbook" not in unrelated.reply
+
+
+async def test_streamed_turn_ends_with_the_offer(db: Database, local_embedder: Any) -> None:
+    async with await _runtime(db, local_embedder) as rt:
+        events = [e async for e in rt.stream(ASK, thread_id="t-pb-stream", audience="staff")]
+        assert events[-1].type == "final"
+        assert events[-1].data["reply"].endswith("Shall I start it?")
+        assert (await _pending(rt, "t-pb-stream"))["playbook"] == "kb-article"
+
+
+def test_offer_threshold_is_the_one_the_calibration_chooses(local_embedder: Any) -> None:
+    from evals.playbooks_offer import choose, load, score_all, split
+    from graphs.playbooks.suggest import OFFER_THRESHOLD, PlaybookSuggester
+
+    dev, _ = split(load())
+    assert round(choose(score_all(PlaybookSuggester(local_embedder), dev)), 3) == OFFER_THRESHOLD
