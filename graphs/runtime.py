@@ -363,7 +363,15 @@ class GraceRuntime:
             or (mine.get("kind") == "action" and int(mine.get("turn", -1)) == turn)
         ):
             return values
-        made = await offers.offer(str(inputs["messages"][0].content), turn=turn)
+        try:
+            made = await offers.offer(str(inputs["messages"][0].content), turn=turn)
+        except Exception as exc:  # an offer is a courtesy: the turn stands without it
+            import structlog
+
+            structlog.get_logger("grace.runtime").warning(
+                "playbook_offer_failed", error=f"{type(exc).__name__}: {exc}"
+            )
+            return values
         if made is None:
             return values
         text, offer = made

@@ -101,3 +101,17 @@ def test_offer_threshold_is_the_one_the_calibration_chooses(local_embedder: Any)
 
     dev, _ = split(load())
     assert round(choose(score_all(PlaybookSuggester(local_embedder), dev)), 3) == OFFER_THRESHOLD
+
+
+class BrokenEncoder:
+    def embed_documents(self, texts: Any) -> Any:
+        raise RuntimeError("encoder unavailable")
+
+    def embed_query(self, text: str) -> Any:
+        raise RuntimeError("encoder unavailable")
+
+
+async def test_a_failing_offer_leaves_the_turn_as_it_was(db: Database) -> None:
+    async with await _runtime(db, BrokenEncoder()) as rt:
+        turn = await rt.ask(ASK, thread_id="t-pb-broken", audience="staff")
+        assert turn.reply and "playbook" not in turn.reply
