@@ -210,7 +210,9 @@ class GraceRuntime:
         saver = PooledPostgresSaver(pool)
         await saver.setup()  # the checkpointer's own versioned tables (idempotent)
         if offers:
-            deps.playbooks = _playbook_offers(offers, deps, db, saver, embedder, knowledge)
+            from graphs.playbooks.offers import bind_offers
+
+            deps.playbooks = bind_offers(offers, deps, db, saver, embedder, knowledge=knowledge)
         rt = cls(db, deps, saver, owns_db=owns, bus=get_event_bus(settings))
         rt._checkpoint_pool = pool
         return rt
@@ -340,46 +342,26 @@ class GraceRuntime:
     ) -> dict[str, Any]:
         """Grace's playbook offer at the end of a staff turn, if one fits (``deps.playbooks``).
 
-        The offer (``graphs/playbooks/offers.py``) is appended to the turn's reply and, when it
-        can start on a yes, left pending in the thread; it is written as Grace's
-        ``grace_reply`` node, so the thread still ends there. Skipped for clients, turns
-        paused for a person, answers to an offer, closings, and turns whose persona proposed
-        workflow steps (those keep their yes). A persona's other closing question (a
-        hand-over, "anything else?") gives way: the reply ends on Grace's offer, which the
-        next yes or no answers.
+        The offer (``graphs/playbooks/offers.py``, which also says which turns get none) is
+        appended to the reply and, when a yes can start it, left pending in the thread,
+        written as Grace's ``grace_reply`` node so the thread still ends there. A failing
+        offer is logged; the turn stands without it.
 
         Returns:
             The turn's output values, with ``reply`` and ``pending`` updated when offered.
         """
         offers, values = self.deps.playbooks, dict(out or {})
-        route, mine = values.get("route") or {}, values.get("pending") or {}
-        turn = int(values.get("turn", 0))
-        if (
-            offers is None
-            or inputs.get("audience") != "staff"
-            or values.get("__interrupt__")
-            or route.get("act") in ("confirmation", "refusal", "closing")
-            or values.get("confirmed")
-            or (mine.get("kind") == "action" and int(mine.get("turn", -1)) == turn)
-        ):
+        if offers is None or not offers.wanted(str(inputs.get("audience")), values):
             return values
-        try:
-            made = await offers.offer(str(inputs["messages"][0].content), turn=turn)
-        except Exception as exc:  # an offer is a courtesy: the turn stands without it
-            import structlog
-
-            structlog.get_logger("grace.runtime").warning(
-                "playbook_offer_failed", error=f"{type(exc).__name__}: {exc}"
-            )
-            return values
+        made = await offers.safe_offer(str(inputs["messages"][0].content), values)
         if made is None:
             return values
-        text, offer = made
         said = values.get("reply") or final_reply(values.get("messages", []))[0]
-        reply = f"{said}\n\n{text}" if said else text
-        update = {"reply": reply, "pending": offer, "messages": [AIMessage(text, name="grace")]}
+        reply = f"{said}\n\n{made.text}" if said else made.text
+        update = {"reply": reply, "pending": made.pending,
+                  "messages": [AIMessage(made.text, name="grace")]}  # fmt: skip
         await self.graph.aupdate_state(config, update, as_node="grace_reply")
-        return {**values, "reply": reply, "pending": offer}
+        return {**values, "reply": reply, "pending": made.pending}
 
     async def thread(self, thread_id: str) -> ThreadView | None:
         """What a thread holds: its messages, current persona, level and pending escalation.
@@ -594,30 +576,6 @@ class GraceRuntime:
             for event in events_from_turn(result.to_dict()):
                 await self.bus.publish(event)
         return result
-
-
-def _playbook_offers(
-    offers: Any, deps: GraphDeps, db: Database, saver: Any, embedder: Any, knowledge: bool
-) -> Any:
-    """The runtime's :class:`~graphs.playbooks.offers.PlaybookOffers`, with a runner.
-
-    ``offers`` True builds one on the router's local encoder (loaded on the first staff
-    turn); an instance without a runner gets one on ``db``, ``saver``, the engine and model.
-    """
-    from graphs.playbooks.lookup import knowledge_lookup
-    from graphs.playbooks.offers import PlaybookOffers
-    from graphs.playbooks.runner import PlaybookRunner
-
-    if offers is True:
-        from agents.encoder import router_embedder
-
-        models_dir = deps.settings.models_dir
-        offers = PlaybookOffers(lambda: router_embedder(models_dir, embedder))
-    if offers.runner is None:
-        lookup = knowledge_lookup(db, embedder=embedder) if knowledge else None
-        offers.runner = PlaybookRunner(db, saver, engine=deps.engine, lookup=lookup,
-                                       writer=deps.model)  # fmt: skip
-    return offers
 
 
 def _local_router(registry: Any, embedder: Any, settings: Settings) -> Any:

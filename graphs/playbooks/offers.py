@@ -29,10 +29,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import structlog
 
+from graphs.core.database import Database
 from graphs.playbooks.model import Playbook, PlaybookCatalog, PlaybookError, default_playbooks
 from graphs.playbooks.runner import PlaybookRunner
 from graphs.playbooks.store import RunRecord
@@ -46,6 +48,23 @@ REFERENCE = re.compile(r"\b[A-Za-z]{1,6}-\d{1,9}\b")
 TEXT_PARAMS = frozenset({"subject", "topic"})
 #: Characters of the message kept for a text parameter.
 TEXT_CHARS = 120
+#: Acts of a message that answers rather than asks: no offer on such a turn.
+ANSWER_ACTS = frozenset({"confirmation", "refusal", "closing"})
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What Grace adds to a staff reply.
+
+    Attributes:
+        text: The sentence appended to the reply.
+        pending: The thread's pending item (``kind`` ``playbook``, ``persona`` ``grace``,
+            ``playbook``, ``params``, ``turn``, ``summary``), or None when a required
+            parameter is missing (``text`` then gives the command that runs it).
+    """
+
+    text: str
+    pending: dict[str, Any] | None
 
 
 def params_from_message(pb: Playbook, message: str) -> tuple[dict[str, Any], list[str]]:
@@ -111,7 +130,34 @@ class PlaybookOffers:
             self._suggester = await asyncio.to_thread(build)
         return self._suggester
 
-    async def offer(self, message: str, *, turn: int) -> tuple[str, dict[str, Any] | None] | None:
+    @staticmethod
+    def wanted(audience: str, values: Mapping[str, Any]) -> bool:
+        """Whether a turn with output ``values`` may get an offer.
+
+        Only staff turns (clients never), not paused for a person, not answering an offer or
+        closing, and not ones whose persona proposed workflow steps (they keep their yes). A
+        persona's other closing question (a hand-over, "anything else?") gives way: the reply
+        then ends on Grace's offer, which the next yes or no answers.
+        """
+        mine = values.get("pending") or {}
+        own_action = mine.get("kind") == "action" and mine.get("turn") == values.get("turn")
+        return not (
+            audience != "staff"
+            or values.get("__interrupt__")
+            or (values.get("route") or {}).get("act") in ANSWER_ACTS
+            or values.get("confirmed")
+            or own_action
+        )
+
+    async def safe_offer(self, message: str, values: Mapping[str, Any]) -> Offer | None:
+        """:meth:`offer` for the turn of ``values``; a failure is logged and gives None."""
+        try:
+            return await self.offer(message, turn=int(values.get("turn", 0)))
+        except Exception as exc:  # an offer is a courtesy: the turn stands without it
+            log.warning("playbook.offer_failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    async def offer(self, message: str, *, turn: int) -> Offer | None:
         """What Grace adds to a staff reply for ``message``, if a playbook fits.
 
         Args:
@@ -119,10 +165,7 @@ class PlaybookOffers:
             turn: The thread's current turn (the pending offer is live for the next one).
 
         Returns:
-            None when no playbook reaches the threshold; else ``(text, pending)``: the
-            sentence to append to the reply, and the pending offer (``kind`` ``playbook``,
-            ``persona`` ``grace``, ``playbook``, ``params``, ``turn``, ``summary``), or None
-            when the message lacks a required parameter (the text then says how to run it).
+            None when no playbook reaches the threshold, else the :class:`Offer`.
         """
         suggester = await self.suggester()
         best = (await asyncio.to_thread(suggester.rank, message, k=1))[0]
@@ -134,12 +177,12 @@ class PlaybookOffers:
         what = f"the playbook {pb.name} ({pb.id}){' for ' + shown if shown else ''}"
         if missing:
             args = " ".join(f"--param {m}=…" for m in missing)
-            return (f"I can run {what} ({best.reasons[0]}); it needs {', '.join(missing)}: "
-                    f"grace playbooks run {pb.id} {args}", None)  # fmt: skip
+            needs = f"it needs {', '.join(missing)}: grace playbooks run {pb.id} {args}"
+            return Offer(f"I can run {what} ({best.reasons[0]}); {needs}", None)
         text = f"I can run {what} ({best.reasons[0]}). Shall I start it?"
         pending = {"kind": "playbook", "persona": "grace", "turn": turn, "summary": text,
                    "playbook": pb.id, "params": params}  # fmt: skip
-        return text, pending
+        return Offer(text, pending)
 
     async def start(self, offer: Mapping[str, Any], *, thread_id: str, turn: int) -> str:
         """Start the accepted ``offer``; the reply naming the run and how to watch it.
@@ -212,3 +255,41 @@ class PlaybookOffers:
         if left:
             await asyncio.gather(*left, return_exceptions=True)
         return len(left)
+
+
+def bind_offers(
+    offers: PlaybookOffers | bool,
+    deps: Any,
+    db: Database,
+    checkpointer: Any,
+    embedder: Any,
+    *,
+    knowledge: bool = True,
+) -> PlaybookOffers:
+    """The runtime's offers, with a runner (``GraceRuntime.open(offers=…)``).
+
+    Args:
+        offers: An instance, or True for one on the router's local encoder (loaded on the
+            first staff turn; the process's own ONNX encoder when it has one).
+        deps: The runtime's ``GraphDeps`` (settings, engine, model).
+        db: The application database.
+        checkpointer: The runtime's Postgres checkpointer (runs are threads there too).
+        embedder: The process embedder (lookups; the encoder's fallback).
+        knowledge: Give ``lookup`` steps the knowledge base.
+
+    Returns:
+        ``offers`` (or the new instance) with a :class:`PlaybookRunner` on ``db``,
+        ``checkpointer``, the engine and the model when it had none.
+    """
+    from graphs.playbooks.lookup import knowledge_lookup
+
+    if not isinstance(offers, PlaybookOffers):
+        from agents.encoder import router_embedder
+
+        models_dir = deps.settings.models_dir
+        offers = PlaybookOffers(lambda: router_embedder(models_dir, embedder))
+    if offers.runner is None:
+        lookup = knowledge_lookup(db, embedder=embedder) if knowledge else None
+        offers.runner = PlaybookRunner(db, checkpointer, engine=deps.engine, lookup=lookup,
+                                       writer=deps.model)  # fmt: skip
+    return offers
