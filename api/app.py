@@ -190,10 +190,12 @@ def _share_playbook_runner(
 
 
 async def _close_playbooks(app: FastAPI) -> None:
-    """Close the playbook service's webhook sender, if one was made, within WEBHOOK_CLOSE_S.
+    """Stop playbook work at shutdown, then close the webhook sender within WEBHOOK_CLOSE_S.
 
-    Runs after the background tasks (playbook runs included) are cancelled, so no new event
-    arrives; deliveries still queued or retrying get the bounded chance, then are cancelled.
+    Runs after the background tasks (API-started playbook runs included) are cancelled; runs
+    started from chat get their own bounded moment (``PlaybookOffers.close``) first. Then no
+    new event arrives, and deliveries still queued or retrying get up to
+    :data:`WEBHOOK_CLOSE_S` seconds before they are cancelled and the HTTP client closes.
     """
     offers = app.state.runtime.deps.playbooks
     if offers is not None:  # runs started from chat stop emitting before the sender closes

@@ -193,8 +193,8 @@ class PlaybookOffers:
             turn: The accepting turn (same).
 
         Returns:
-            Grace's reply: the run id, its status and the commands to follow it, or why it
-            could not start (an invalid playbook or parameters).
+            Grace's reply: the run id and the commands to follow and undo it, or why it could
+            not start (an unknown or invalid playbook, bad parameters).
         """
         if self.runner is None:
             return "I can't start playbooks here: this process has no playbook runner."
