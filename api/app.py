@@ -108,8 +108,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or await GraceRuntime.open(settings)
+        rt = runtime or await GraceRuntime.open(settings, offers=True)
         app.state.runtime, app.state.db = rt, rt.db
+        _share_playbook_runner(app, rt, metrics, background)
         app.state.schedule_ingest = _ingest_scheduler(app, settings, rt, background)
         if runtime is None:
             background.spawn(_warm_up(rt), name="warm-up")
@@ -123,6 +124,7 @@ def create_app(
             yield
         finally:
             await background.cancel_all()
+            await _close_playbooks(app)
             limiter = getattr(app.state, "rate_limiter", None)
             if limiter is not None:
                 await limiter.close()
@@ -163,6 +165,47 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+#: Seconds pending outbound playbook webhooks get at shutdown before they are abandoned.
+WEBHOOK_CLOSE_S = 5.0
+
+
+def _share_playbook_runner(
+    app: FastAPI, rt: GraceRuntime, metrics: ApiMetrics, background: BackgroundTasks
+) -> None:
+    """Runs Grace starts from chat go through the API's playbook runner (metrics, webhooks, SSE).
+
+    Only when the runtime offers playbooks (``GraceRuntime.open(offers=True)``, which the app
+    does when it opens its own runtime); the service is then made now instead of on first use.
+    """
+    offers = rt.deps.playbooks
+    if offers is None:
+        return
+    from api.playbook_service import PlaybookService
+
+    svc = PlaybookService(rt, metrics.registry, background)
+    app.state.playbooks = svc
+    offers.runner = svc.runner
+
+
+async def _close_playbooks(app: FastAPI) -> None:
+    """Stop playbook work at shutdown, then close the webhook sender within WEBHOOK_CLOSE_S.
+
+    Runs after the background tasks (API-started playbook runs included) are cancelled; runs
+    started from chat get their own bounded moment (``PlaybookOffers.close``) first. Then no
+    new event arrives, and deliveries still queued or retrying get up to
+    :data:`WEBHOOK_CLOSE_S` seconds before they are cancelled and the HTTP client closes.
+    """
+    offers = app.state.runtime.deps.playbooks
+    if offers is not None:  # runs started from chat stop emitting before the sender closes
+        await offers.close()
+    svc = getattr(app.state, "playbooks", None)
+    if svc is None:
+        return
+    abandoned = await svc.webhooks.close(WEBHOOK_CLOSE_S)
+    if abandoned:
+        log.warning("api.playbook_webhooks_abandoned", count=abandoned)
 
 
 async def _warm_up(rt: GraceRuntime) -> None:

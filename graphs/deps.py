@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphs.core.settings import Settings
 from graphs.workflows.engine import WorkflowEngine
+
+if TYPE_CHECKING:
+    from graphs.playbooks.offers import PlaybookOffers
 
 
 @dataclass
@@ -23,6 +26,8 @@ class GraphDeps:
         retriever: ``knowledge.retriever.Retriever`` or None when the knowledge base is off.
         model: A LangChain chat model, or None for the offline mode.
         step_budget: Maximum agent steps in one turn before the turn is ended with a message.
+        playbooks: :class:`graphs.playbooks.offers.PlaybookOffers`: offers a fitting playbook
+            to staff at the end of a turn and starts it on a yes; None: no offers.
     """
 
     settings: Settings
@@ -32,6 +37,7 @@ class GraphDeps:
     retriever: Any = None
     model: Any = None
     step_budget: int = 8
+    playbooks: PlaybookOffers | None = None
 
     @property
     def offline(self) -> bool:

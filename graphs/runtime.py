@@ -160,6 +160,7 @@ class GraceRuntime:
         embedder: Any = None,
         router: Any = None,
         knowledge: bool = True,
+        offers: Any = False,
     ) -> GraceRuntime:
         """Connect everything.
 
@@ -172,6 +173,10 @@ class GraceRuntime:
                 on the packaged train split); a plain ``route``-only router is wrapped by
                 :class:`graphs.triage.adapter.RouterTriage`.
             knowledge: Give Atlas (and offline replies) the knowledge base.
+            offers: Grace's playbook offers to staff (``GraphDeps.playbooks``): a
+                :class:`graphs.playbooks.offers.PlaybookOffers`, True for one on the local
+                encoder, False for none. Its runner, when it has none, is a
+                ``PlaybookRunner`` on this database, checkpointer, engine and model.
         """
         from agents.registry import PersonaRegistry
         from knowledge.embedding.factory import get_default_embedder
@@ -204,6 +209,10 @@ class GraceRuntime:
         pool = await open_checkpoint_pool(db.url, max_size=settings.db_pool_max_size)
         saver = PooledPostgresSaver(pool)
         await saver.setup()  # the checkpointer's own versioned tables (idempotent)
+        if offers:
+            from graphs.playbooks.offers import bind_offers
+
+            deps.playbooks = bind_offers(offers, deps, db, saver, embedder, knowledge=knowledge)
         rt = cls(db, deps, saver, owns_db=owns, bus=get_event_bus(settings))
         rt._checkpoint_pool = pool
         return rt
@@ -217,6 +226,8 @@ class GraceRuntime:
     async def close(self) -> None:
         """Release the checkpointer's connections, and the database if this runtime opened it."""
         await self._running.close()
+        if self.deps.playbooks is not None:  # runs started from chat get a bounded moment
+            await self.deps.playbooks.close()
         if self._checkpoint_pool is not None:
             await self._checkpoint_pool.close()
         if self._owns_db:
@@ -255,6 +266,7 @@ class GraceRuntime:
         async with self._turn(thread_id):
             config, inputs = await self._prepare(message, thread_id, agent, audience, message_id)
             out = await self.graph.ainvoke(inputs, config, durability=self._durability)
+            out = await self._offer_playbook(config, inputs, out)
             result = await self._result(thread_id, out)
             await self._finish(thread_id, inputs, result)
             return result
@@ -318,11 +330,38 @@ class GraceRuntime:
                         for event in events_from_update(node, update):
                             yield event
         values["__interrupt__"] = list(interrupts.values())
+        values = await self._offer_playbook(config, inputs, values)
         result = await self._result(thread_id, values)
         await self._finish(thread_id, inputs, result)
         if result.escalation is not None:
             yield TurnEvent("escalation", result.escalation.to_dict())
         yield TurnEvent("final", result.to_dict())
+
+    async def _offer_playbook(
+        self, config: RunnableConfig, inputs: dict[str, Any], out: Any
+    ) -> dict[str, Any]:
+        """Grace's playbook offer at the end of a staff turn, if one fits (``deps.playbooks``).
+
+        The offer (``graphs/playbooks/offers.py``, which also says which turns get none) is
+        appended to the reply and, when a yes can start it, left pending in the thread,
+        written as Grace's ``grace_reply`` node so the thread still ends there. A failing
+        offer is logged; the turn stands without it.
+
+        Returns:
+            The turn's output values, with ``reply`` and ``pending`` updated when offered.
+        """
+        offers, values = self.deps.playbooks, dict(out or {})
+        if offers is None or not offers.wanted(str(inputs.get("audience")), values):
+            return values
+        made = await offers.safe_offer(str(inputs["messages"][0].content), values)
+        if made is None:
+            return values
+        said = values.get("reply") or final_reply(values.get("messages", []))[0]
+        reply = f"{said}\n\n{made.text}" if said else made.text
+        update = {"reply": reply, "pending": made.pending,
+                  "messages": [AIMessage(made.text, name="grace")]}  # fmt: skip
+        await self.graph.aupdate_state(config, update, as_node="grace_reply")
+        return {**values, "reply": reply, "pending": made.pending}
 
     async def thread(self, thread_id: str) -> ThreadView | None:
         """What a thread holds: its messages, current persona, level and pending escalation.

@@ -42,8 +42,9 @@ class Pending(TypedDict, total=False):
     """A persona's offer or proposed step, waiting for the user's yes or no.
 
     Keys:
-        kind: ``handover`` (offered to hand the conversation to a person) or ``action``
-            (proposed workflow steps).
+        kind: ``handover`` (offered to hand the conversation to a person), ``action``
+            (proposed workflow steps), ``offer`` (any other closing question) or ``playbook``
+            (Grace offered to start a playbook, staff only; see ``graphs/playbooks/offers.py``).
         persona: Who made the offer; a yes or no goes back to this persona.
         turn: The turn it was made in; it is live only for the next turn.
         calls: For ``action``: the tool calls to execute on a yes (``name``, ``args``).
@@ -51,6 +52,8 @@ class Pending(TypedDict, total=False):
             (``thread:turn:case:event``, ``turn`` being the proposing turn), so a repeated
             yes replays instead of acting twice.
         summary: What was offered, in words.
+        playbook: For ``playbook``: the playbook id.
+        params: For ``playbook``: the run parameters taken from the message.
     """
 
     kind: str
@@ -59,6 +62,8 @@ class Pending(TypedDict, total=False):
     calls: list[dict[str, Any]]
     idempotency_keys: list[str]
     summary: str
+    playbook: str
+    params: dict[str, Any]
 
 
 def per_turn(old: list[Any] | None, new: list[Any] | None) -> list[Any]:
@@ -99,7 +104,8 @@ class GraceState(TypedDict, total=False):
             confirmation lets a persona change business state.
         pending: The offer or proposed action awaiting the user's answer (see
             :class:`Pending`), or None.
-        confirmed: The pending action the user accepted this turn: the persona executes it.
+        confirmed: The pending action the user accepted this turn: the persona executes it (a
+            ``playbook`` offer: ``start_playbook`` starts it).
     """
 
     messages: Annotated[list[AnyMessage], add_messages]

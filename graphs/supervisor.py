@@ -11,7 +11,9 @@ Flow of one turn::
   dialogue act, the thread's pending offer); with an LLM, Grace's structured router also
   sees low-confidence or multi-intent turns and may raise the level, never lower it. It
   applies ``--agent`` requests, resolves a pending offer by the user's yes/no, and closes a
-  conversation ("thanks, that's all") through ``grace_reply`` without routing anew.
+  conversation ("thanks, that's all") through ``grace_reply`` without routing anew. A yes to
+  Grace's own playbook offer (staff, ``graphs/playbooks/offers.py``) goes to
+  ``start_playbook``.
 * level 1 runs one persona; level 2 runs the primary and secondary personas one after the
   other and Grace merges their answers; level 3 engages every relevant persona and adds an
   incident summary; level 4 pauses for a person (``interrupt``) before anything else happens.
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
@@ -35,6 +38,10 @@ from graphs.state import GraceState
 from graphs.workflows.model import PERSONAS
 
 GRACE = "grace"
+#: Pending kinds a yes carries out this turn: a persona's proposed action, Grace's playbook.
+_CONFIRMS = ("action", "playbook")
+#: Grace's own nodes triage can send a turn to.
+_GRACE_NODES = ("human_review", "grace_reply", "start_playbook")
 
 
 def build_graph(
@@ -51,15 +58,17 @@ def build_graph(
     g: StateGraph[Any] = StateGraph(GraceState)
     # Few supersteps per turn: each costs a checkpoint write. Triage goes straight to the first
     # persona, and the dispatcher merges the answers itself when the queue is done.
-    g.add_node("triage", sup.triage, destinations=(*PERSONAS, "human_review", "grace_reply"))
+    g.add_node("triage", sup.triage, destinations=(*PERSONAS, *_GRACE_NODES))
     g.add_node("dispatch", sup.dispatch, destinations=(*PERSONAS, "human_review", END))
     for name in PERSONAS:
         g.add_node(name, PersonaAgent(name, deps).build())
         g.add_conditional_edges(name, after_persona, ["dispatch", END])
     g.add_node("human_review", sup.human_review)
     g.add_node("grace_reply", sup.grace_reply)
+    g.add_node("start_playbook", sup.start_playbook)
     g.add_edge(START, "triage")
     g.add_edge("grace_reply", END)
+    g.add_edge("start_playbook", END)
     g.add_edge("human_review", END)
     return g.compile(checkpointer=checkpointer, name="grace")
 
@@ -154,10 +163,12 @@ class Supervisor:
             "current_persona": primary,
             "act": d.act,
             "pending": None,  # answered now, or expired: an offer lives one turn
-            "confirmed": confirmed if confirmed and confirmed.get("kind") == "action" else None,
+            "confirmed": confirmed if confirmed and confirmed.get("kind") in _CONFIRMS else None,
         }
         if level == Level.HUMAN:
             return Command(goto="human_review", update=update)
+        if confirmed and confirmed.get("kind") == "playbook":  # Grace's own offer (staff)
+            return Command(goto="start_playbook", update={**update, "queue": []})
         if d.closing or d.resolves == "decline":
             return Command(goto="grace_reply", update={**update, "queue": []})
         return Command(goto=queue[0], update={**update, "queue": queue[1:]})
@@ -197,6 +208,23 @@ class Supervisor:
             reply = "You're welcome. Glad we could help; just write again whenever you need us."
         else:
             reply = "No problem, I've left it as it is. Is there anything else I can help with?"
+        return {"reply": reply, "messages": [AIMessage(reply, name=GRACE)]}
+
+    async def start_playbook(self, state: GraceState, config: RunnableConfig) -> dict[str, Any]:
+        """The user said yes to Grace's playbook offer: start it (staff only), say the run id.
+
+        See :mod:`graphs.playbooks.offers`; the run is requested by ``chat:<thread>:<turn>``.
+        """
+        offer = state.get("confirmed") or {}
+        if state.get("audience") != "staff":
+            reply = "Only staff can start a playbook; nothing was started."
+        elif self.deps.playbooks is None:
+            reply = "Playbooks are not available here; nothing was started."
+        else:
+            thread_id = str((config.get("configurable") or {}).get("thread_id", ""))
+            reply = await self.deps.playbooks.start(
+                offer, thread_id=thread_id, turn=int(state.get("turn", 0))
+            )
         return {"reply": reply, "messages": [AIMessage(reply, name=GRACE)]}
 
     def _personas_summary(self) -> str:

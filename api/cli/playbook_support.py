@@ -1,19 +1,21 @@
-"""Shared pieces of ``grace playbooks``: the run printer, the runner, refusals."""
+"""Shared pieces of ``grace playbooks``: the run printer and summary, the runner, refusals."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import typer
+from rich.table import Table
 
 from api.cli.console import EXIT_REFUSED, console, err_console, run_async
 from graphs.core.database import Database
 from graphs.playbooks.model import PlaybookError
 from graphs.playbooks.runner import PlaybookRunner, open_checkpointer
-from graphs.playbooks.store import RunRecord, UnknownRunError
+from graphs.playbooks.store import RunRecord, StepRecord, UnknownRunError
 
 
 def refuse(msg: str) -> typer.Exit:
@@ -98,3 +100,41 @@ async def finish(
         for gate in await runner.pending(run.id):
             console.print(f"  grace playbooks approve {run.id} {gate['step']} --by NAME")
     return run
+
+
+def _step_result(step: StepRecord) -> str:
+    """What a step did, in a few words: the states it moved, its package, or its error."""
+    t = step.transition
+    if t:
+        return f"{t['workflow_id']} {t['from']} → {t['to']}"
+    return str((step.output or {}).get("package_type") or step.error or "")
+
+
+def _seconds(start: datetime, end: datetime | None) -> str:
+    return f"{(end - start).total_seconds():.2f}" if end else "—"
+
+
+def print_summary(run: RunRecord) -> None:
+    """The end-of-run summary of ``grace playbooks run``: a table of steps, totals, next step.
+
+    One row per recorded step (id, persona, status, what it did, seconds from its start to its
+    end), then the run's status, the number of workflow transitions it made and its wall-clock
+    duration in seconds (``created_at`` to ``finished_at``, or to the last update while it waits
+    for a person), then how to roll it back when it moved any workflow state.
+    """
+    table = Table(title=f"run {run.id} — {run.playbook_id} v{run.version}", title_justify="left")
+    for col in ("step", "persona", "status", "result", "s"):
+        table.add_column(col, justify="right" if col == "s" else "left")
+    for s in run.steps:
+        table.add_row(s.step_id, s.persona, s.status, _step_result(s),
+                      _seconds(s.started_at, s.finished_at))  # fmt: skip
+    console.print(table)
+    moved = [s for s in run.steps if s.transition and s.status == "completed"]
+    done = sum(s.status == "completed" for s in run.steps)
+    took = _seconds(run.created_at, run.finished_at or run.updated_at)
+    console.print(f"[bold]{run.status}[/]: {done} of {len(run.steps)} steps completed, "
+                  f"{len(moved)} workflow state(s) moved, {took} s")  # fmt: skip
+    if moved and run.status != "rolled_back":
+        console.print("roll back with (strategies: immediate | graceful | checkpoint | manual):")
+        console.print(f"  grace playbooks rollback {run.id} --strategy graceful",
+                      highlight=False, soft_wrap=True)  # fmt: skip

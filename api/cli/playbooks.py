@@ -1,7 +1,7 @@
 """``grace playbooks``: multi-step, multi-persona automations from the command line.
 
-list, show, validate, run, approve, resume, status, cancel, rollback, history, suggest and
-analytics; every command takes ``--json``.
+list, show, validate, run, approve, resume, status, cancel, rollback, history, suggest,
+analytics and ``webhooks add | list | remove``; every command takes ``--json``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from api.cli import playbook_webhooks
 from api.cli.console import EXIT_REFUSED, console, handle_errors, print_json, run_async
-from api.cli.playbook_support import finish, guard, open_runner, refuse, run_json
+from api.cli.playbook_support import (
+    finish,
+    guard,
+    open_runner,
+    print_summary,
+    refuse,
+    run_json,
+)
 from graphs.core.database import Database
 from graphs.playbooks.model import PlaybookError, default_playbooks, load_file
 from graphs.playbooks.rollback import STRATEGIES, rollback
@@ -26,6 +34,7 @@ app = typer.Typer(
     help="Playbooks: named, versioned automations across personas and workflows.",
     no_args_is_help=True,
 )
+app.add_typer(playbook_webhooks.app, name="webhooks")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 RunArg = Annotated[str, typer.Argument(help="Run id.")]
 
@@ -188,7 +197,7 @@ def run(
     if as_json:
         print_json(run_json(out))
     else:
-        console.print(f"run [bold]{out.id}[/]: {out.status}")
+        print_summary(out)
 
 
 @app.command()

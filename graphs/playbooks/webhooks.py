@@ -51,6 +51,20 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+def valid_secret(secret: str) -> bool:
+    """Whether ``secret`` is ``whsec_`` + strict base64 of 24 to 64 bytes.
+
+    The key sizes are the Standard Webhooks spec's ("between 24 bytes and 64 bytes").
+    """
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(secret[len("whsec_") :], validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        return False
+    return 24 <= len(key) <= 64
+
+
 class WebhookEndpoints:
     """The registered endpoints.
 
@@ -65,13 +79,15 @@ class WebhookEndpoints:
         """Register ``url`` for ``events``; returns the row including the secret (shown once).
 
         Raises:
-            ValueError: an unknown event type or a non-http(s) URL.
+            ValueError: an unknown event type, a non-http(s) URL or a malformed secret.
         """
         unknown = sorted(set(events) - set(EVENT_TYPES))
         if unknown or not events:
             raise ValueError(f"unknown event types {unknown}; use {', '.join(EVENT_TYPES)}")
         if not url.startswith(("http://", "https://")):
             raise ValueError("webhook url must be http(s)")
+        if secret is not None and not valid_secret(secret):
+            raise ValueError("webhook secret must be whsec_ + base64 of 24 to 64 bytes")
         secret = secret or new_secret()
         async with self.db.connection() as c:
             row = await (
@@ -181,7 +197,39 @@ class WebhookSender:
         except Exception as exc:
             log.warning("playbook.webhook_failed", url=url, type=event["type"], error=str(exc))
 
-    async def close(self) -> None:
-        """Finish pending deliveries and close the HTTP client."""
-        await self.drain()
+    @property
+    def pending(self) -> int:
+        """Deliveries queued or in flight."""
+        return len(self._tasks)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has closed the HTTP client."""
+        return self.client.is_closed
+
+    async def close(self, timeout_s: float | None = None) -> int:
+        """Give pending deliveries up to ``timeout_s`` seconds, then close the HTTP client.
+
+        Args:
+            timeout_s: Seconds to wait for queued deliveries (their retries included); None
+                waits for all of them.
+
+        Returns:
+            How many deliveries were still pending at the limit and were cancelled (each is
+            logged as ``playbook.webhook_abandoned``; a receiver never sees them).
+        """
+        loop = asyncio.get_running_loop()
+        end = None if timeout_s is None else loop.time() + timeout_s
+        while self._tasks:  # asyncio.wait, unlike wait_for(gather), cancels nothing itself
+            wait_s = None if end is None else end - loop.time()
+            if wait_s is not None and wait_s <= 0:
+                break
+            await asyncio.wait(list(self._tasks), timeout=wait_s)
+        left = [t for t in self._tasks if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)
+            log.warning("playbook.webhook_abandoned", count=len(left), timeout_s=timeout_s)
         await self.client.aclose()
+        return len(left)

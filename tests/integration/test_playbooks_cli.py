@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -95,3 +96,53 @@ def test_0007_down_and_up(database_url: str) -> None:
     assert tables() == set()
     migrate.upgrade(database_url)
     assert migrate.current_revision(database_url) == "0007" and len(tables()) == 4
+
+
+def test_run_ends_with_a_summary_and_a_rollback_hint(cli_env: str) -> None:
+    out = _ok("playbooks", "run", "lead-to-booking", "--sample")
+    run_id = json.loads(_ok("playbooks", "history", "--json"))[0]["id"]
+    assert f"run {run_id} — lead-to-booking v1" in out
+    for step in ("lead_note", "schedule", "task_plan", "quote", "summary", "done"):
+        assert step in out.split(f"run {run_id} — ")[1]
+    status = json.loads(_ok("playbooks", "status", run_id, "--json"))
+    moved = sum(1 for s in status["steps"] if s["transition"])
+    assert moved > 0
+    assert f"completed: 6 of 6 steps completed, {moved} workflow state(s) moved" in out
+    assert f"grace playbooks rollback {run_id} --strategy graceful" in out
+    waiting = _ok("playbooks", "run", "kb-article", "-p", "document_id=KB-9")
+    assert "waiting_approval: 0 of 1 steps completed, 0 workflow state(s) moved" in waiting
+    assert "grace playbooks rollback" not in waiting  # nothing to undo yet
+    as_json = json.loads(_ok("playbooks", "run", "lead-to-booking", "--sample", "--json"))
+    assert as_json["status"] == "completed" and "rollback" not in json.dumps(as_json)
+
+
+def test_webhooks_add_list_remove(cli_env: str) -> None:
+    assert "no webhook endpoints" in _ok("playbooks", "webhooks", "list")
+    two = ["-e", "playbook.completed", "-e", "playbook.failed", "--json"]
+    added = json.loads(_ok("playbooks", "webhooks", "add", "https://hooks.example.test/a", *two))
+    assert added["events"] == ["playbook.completed", "playbook.failed"]
+    assert added["secret"].startswith("whsec_")
+    every = _ok("playbooks", "webhooks", "add", "http://localhost:9000/b")
+    assert "secret (shown once): whsec_" in every and "playbook.rolled_back" in every
+    listed = json.loads(_ok("playbooks", "webhooks", "list", "--json"))
+    assert [r["url"] for r in listed] == ["https://hooks.example.test/a", "http://localhost:9000/b"]
+    assert all("secret" not in r for r in listed)
+    assert "hooks.example.test/a" in _ok("playbooks", "webhooks", "list")
+    gone = json.loads(_ok("playbooks", "webhooks", "remove", str(added["id"]), "--json"))
+    assert gone == {"id": str(added["id"]), "removed": True}
+    assert [r["url"] for r in json.loads(_ok("playbooks", "webhooks", "list", "--json"))] == [
+        "http://localhost:9000/b"
+    ]
+    for args, says in [
+        (["remove", str(added["id"])], "no active webhook endpoint"),
+        (["remove", "not-a-uuid"], "is not an endpoint id"),
+        (["add", "ftp://x.test/"], "must be http(s)"),
+        (["add", "https://x.test/", "-e", "playbook.exploded"], "unknown event types"),
+        (["add", "https://x.test/", "--secret", "whsec_short"], "24 to 64 bytes"),
+    ]:
+        res = cli.invoke(app, ["playbooks", "webhooks", *args])
+        assert res.exit_code == 1 and says in res.output, (args, res.output)
+    own = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    kept = json.loads(_ok("playbooks", "webhooks", "add", "https://x.test/", "--secret", own,
+                          "--json"))  # fmt: skip
+    assert kept["secret"] == own
