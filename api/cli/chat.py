@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 
@@ -27,6 +26,8 @@ _LEVEL_STYLE = {1: "green", 2: "cyan", 3: "yellow", 4: "bold red"}
 
 def render_turn(turn: Any) -> None:
     """Show one turn: who answered, the level, the reply, actions, refusals and citations."""
+    from rich.markdown import Markdown  # here: ``grace ask --json`` never loads markdown-it
+
     who = (turn.persona or "grace").capitalize()
     style = _LEVEL_STYLE.get(turn.level, "white")
     title = f"[bold]{who}[/] · [{style}]level {turn.level}[/] · thread {turn.thread_id}"
