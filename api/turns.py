@@ -3,6 +3,10 @@
 ``/v1/chat`` and ``/v1/chat/completions`` share this, so both apply the same ownership rules
 (a client may only continue its own threads), count the same metrics, and turn the runtime's
 :class:`~graphs.turn_events.TurnEvent` stream into Server-Sent Events the same way.
+
+Citations leave the server only through :func:`shown_turn` and :func:`shown_event`
+(:mod:`knowledge.citations`): a client key sees each source's heading label and logical source,
+staff and admin keys also its server path (``path``).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from api.auth.principal import Principal, Role
 from api.errors import to_problem
 from api.metrics import ApiMetrics
 from api.problems import ProblemError
+from graphs.core.settings import Settings
 from graphs.runtime import Audience, GraceRuntime, ThreadInFlightError
 from graphs.turn_events import TurnEvent
+from knowledge.citations import present_citation, present_citations, roots_of
 
 log = structlog.get_logger("grace.api")
 
@@ -83,6 +89,30 @@ async def run_turn(
     turn = result.to_dict()
     metrics.observe_turn(turn)
     return turn
+
+
+def shown_turn(settings: Settings, turn: dict[str, Any], audience: Audience) -> dict[str, Any]:
+    """``turn`` (``TurnResult.to_dict()``) with its citations as ``audience`` may see them.
+
+    Args:
+        settings: The app's settings (its ingest roots name sources relative to them).
+        turn: The turn result, as run, replayed or streamed in a ``final`` event.
+        audience: ``client`` (no server paths) or ``staff`` (also ``path``).
+
+    Returns:
+        A copy; ``turn`` itself is not changed.
+    """
+    roots = roots_of(settings)
+    return {**turn, "citations": present_citations(turn.get("citations") or [], audience, roots)}
+
+
+def shown_event(settings: Settings, event: TurnEvent, audience: Audience) -> TurnEvent:
+    """A stream event as ``audience`` may see it: ``citation`` and ``final`` presented."""
+    if event.type == "citation":
+        return TurnEvent("citation", present_citation(event.data, audience, roots_of(settings)))
+    if event.type == "final":
+        return TurnEvent("final", shown_turn(settings, event.data, audience))
+    return event
 
 
 def thread_busy(exc: ThreadInFlightError) -> ProblemError:

@@ -26,6 +26,7 @@ from graphs.tool_exec import ToolContext, ToolExecutor, ToolResult
 from graphs.tools import ToolSpec, build_tools
 from graphs.triage.offers import pending_from_reply
 from graphs.triage.schema import STATE_CHANGING_ACTS
+from knowledge.citations import roots_of
 
 BUDGET_MESSAGE = (
     "I've reached the number of steps I can take for one request without finishing it. "
@@ -178,6 +179,7 @@ class PersonaAgent:
                 passages=passages,
                 actions=actions,
                 refusals=refusals,
+                source_roots=roots_of(self.deps.settings),
             )
         )
 
@@ -195,6 +197,7 @@ class PersonaAgent:
             instances=dict(state.get("instances") or {}),
             retriever=self.deps.retriever,
             audience=str(state.get("audience") or "client"),
+            citation_roots=roots_of(self.deps.settings),
             user_text="\n".join(
                 str(m.content) for m in state.get("messages", []) if isinstance(m, HumanMessage)
             ),

@@ -12,12 +12,14 @@ so a turn re-run after a crash or a resume never applies a transition twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from graphs.state import Action, Refusal
 from graphs.tools import ToolSpec
 from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.errors import WorkflowError
+from knowledge.citations import present_citations
 
 #: Shortest subject reference that proves a client named the case ("B-1042"): shorter ones
 #: ("7") would appear in ordinary text by chance. A stated rule, not a fitted value.
@@ -42,6 +44,9 @@ class ToolContext:
             A client conversation takes only ``requested_by: client`` steps and opens only
             workflows whose first step is one; anything but ``staff`` counts as a client.
         user_text: Everything the user wrote in this thread (for the reference check).
+        citation_roots: Folders knowledge sources are shown relative to
+            (:func:`knowledge.citations.roots_of`); search results name a logical source,
+            never a server path, since a model may repeat them to a client.
     """
 
     engine: WorkflowEngine
@@ -51,6 +56,7 @@ class ToolContext:
     retriever: Any = None
     audience: str = "client"
     user_text: str = ""
+    citation_roots: tuple[Path, ...] = ()
 
     def reaches(self, instance_id: str, reference: str) -> bool:
         """Whether this conversation may see or act on a case (see ``audience``).
@@ -303,14 +309,17 @@ class ToolExecutor:
         passages = await self.ctx.retriever.retrieve(str(args.get("query", "")))
         if not passages:
             return ToolResult("Nothing in the knowledge base answers this.", passages=[])
+        shown = present_citations((p.citation for p in passages), "client", self.ctx.citation_roots)
         lines = [
-            f"[{i}] {p.citation.label()} ({p.citation.source}, chunk {p.citation.chunk_id}):"
-            f" {p.text}"
-            for i, p in enumerate(passages, 1)
+            f"[{i}] {c['label']} ({c['source']}, chunk {c['chunk_id']}): {p.text}"
+            for i, (p, c) in enumerate(zip(passages, shown, strict=True), 1)
         ]
         return ToolResult(
             "\n\n".join(lines),
-            citations=[p.citation.__dict__ for p in passages],
+            citations=[
+                {**p.citation.__dict__, "heading_path": list(p.citation.heading_path)}
+                for p in passages
+            ],
             passages=list(passages),
         )
 

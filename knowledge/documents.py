@@ -114,6 +114,24 @@ class DocumentRepository:
                 ).fetchone()
         return DocumentRecord(**row) if row else None
 
+    async def lock_source(self, conn: Conn, collection: str, source: str) -> None:
+        """Serialise writers of one ``(collection, source)`` until ``conn``'s transaction ends.
+
+        Two ingests of the same new file would otherwise both find no row and both insert (a
+        unique violation on ``kb_documents(collection, source)``). Taken first in the write
+        transaction, this transaction-scoped advisory lock makes the later writer wait and then
+        find the row the first one committed. Different pairs rarely share a key (two 32-bit
+        text hashes); when they do, their writes only queue behind each other.
+
+        Args:
+            conn: A connection inside the write transaction (the lock is released at its end).
+            collection: The document's collection.
+            source: The document's source (its identity within the collection).
+        """
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (collection, source)
+        )
+
     async def list(
         self, *, collection: str | None = None, state: str | None = None, limit: int = 200
     ) -> list[DocumentRecord]:

@@ -303,6 +303,7 @@ class Ingestor:
         kb = self.engine.catalog.get(KB_WORKFLOW)
         outcome: Outcome
         async with self.db.connection() as conn, conn.transaction():
+            await self.documents.lock_source(conn, doc.collection, doc.source)  # concurrent jobs
             existing = await self.documents.find_by_source(doc.collection, doc.source, conn=conn)
             archived = existing is not None and existing.state == ARCHIVED_STATE
             if archived and not options.reactivate:  # archived since _prepare looked

@@ -50,7 +50,13 @@ class RetrievalConfig:
 
 @dataclass(frozen=True)
 class Citation:
-    """Where a passage comes from."""
+    """Where a passage comes from.
+
+    ``source`` is the stored source (for files an absolute server path): show it through
+    :mod:`knowledge.citations`, which gives clients a logical source and a heading label
+    instead. ``collection`` and ``heading_path`` are empty in citations recorded before they
+    were added.
+    """
 
     document_id: str
     title: str
@@ -58,6 +64,12 @@ class Citation:
     source: str
     chunk_id: int
     score: float
+    collection: str = ""
+    heading_path: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Citations come back from JSON (graph state, the retrieval cache) with lists.
+        object.__setattr__(self, "heading_path", tuple(self.heading_path))
 
     def label(self) -> str:
         """Short human label: ``Title / Section``."""
@@ -254,6 +266,8 @@ def _passage(c: ScoredChunk, similarity: float, fused: float) -> Passage:
             source=c.source,
             chunk_id=c.chunk_id,
             score=round(similarity, 4),
+            collection=c.collection,
+            heading_path=tuple(c.heading_path),
         ),
         similarity=similarity,
         fused_score=fused,

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from knowledge.retriever import Citation, Passage
+from knowledge.citations import present_citation
+from knowledge.retriever import Passage
 
 #: First line of every offline reply.
 OFFLINE_LABEL = (
@@ -71,6 +73,7 @@ def compose_grounded_reply(
     escalation: str | None = None,
     max_passages: int = 3,
     sentences_per_passage: int = 2,
+    source_roots: Iterable[Path] = (),
 ) -> str:
     """Compose a labelled, cited reply from passages and workflow outcomes, without a model.
 
@@ -85,6 +88,10 @@ def compose_grounded_reply(
         escalation: Set when the thread was handed to a person: what they will look at.
         max_passages: Passages considered, from the top.
         sentences_per_passage: Sentences quoted from each passage at most.
+        source_roots: Folders sources are named relative to (see
+            :func:`knowledge.citations.logical_source`). The reply is stored in the thread and
+            may be read by a client, so its ``Sources:`` lines always show the heading label
+            and the logical source, never a server path.
 
     Returns:
         Markdown text: the offline label, quoted sentences with ``[n]`` citations, actions,
@@ -94,7 +101,8 @@ def compose_grounded_reply(
     candidates = [(p, _units(p.text, _section_terms(p))) for p in passages[:max_passages]]
     weights = _term_weights(content_terms(message), [u for _, us in candidates for u in us])
     quotes: list[tuple[str, int]] = []
-    sources: list[Citation] = []
+    roots = tuple(source_roots)
+    sources: list[tuple[tuple[str, str | None], str]] = []
     seen_text: set[str] = set()
     for rank, (passage, units) in enumerate(candidates):
         picked = _pick(units, weights, sentences_per_passage, fallback=rank == 0)
@@ -103,7 +111,7 @@ def compose_grounded_reply(
             continue
         seen_text.update(s.lower() for s in picked)
         text = " ".join(_sentence(s) for s in picked)
-        quotes.append((text, _source_number(sources, passage.citation)))
+        quotes.append((text, _source_number(sources, passage, roots)))
 
     body: list[str] = []
     if quotes:
@@ -121,7 +129,7 @@ def compose_grounded_reply(
     body[0] = f"{persona_display} here. {body[0]}"
     parts = [OFFLINE_LABEL, *body]
     if sources:
-        lines = [f"[{i}] {_source_line(c)}" for i, c in enumerate(sources, start=1)]
+        lines = [f"[{i}] {line}" for i, (_, line) in enumerate(sources, start=1)]
         parts.append("Sources:\n" + "\n".join(lines))
     return "\n\n".join(parts)
 
@@ -263,18 +271,28 @@ def _clip(sentence: str, limit: int = 320) -> str:
     return sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
-def _source_number(sources: list[Citation], citation: Citation) -> int:
-    """1-based number of the citation's document section, adding it on first use."""
+def _source_number(
+    sources: list[tuple[tuple[str, str | None], str]], passage: Passage, roots: tuple[Path, ...]
+) -> int:
+    """1-based number of the passage's document section, adding its source line on first use."""
+    citation = passage.citation
     key = (citation.document_id, citation.section)
-    for i, known in enumerate(sources, start=1):
-        if (known.document_id, known.section) == key:
+    for i, (known, _) in enumerate(sources, start=1):
+        if known == key:
             return i
-    sources.append(citation)
+    sources.append((key, _source_line(passage, roots)))
     return len(sources)
 
 
-def _source_line(citation: Citation) -> str:
-    return f"{citation.label()} ({citation.source})" if citation.source else citation.label()
+def _source_line(passage: Passage, roots: tuple[Path, ...]) -> str:
+    """``<label> (<collection>:<relative/path.md>)``: what a client may see of a source."""
+    c = passage.citation
+    shown = present_citation(
+        {**c.__dict__, "collection": passage.collection or c.collection,
+         "heading_path": passage.heading_path or c.heading_path},
+        "client", roots,
+    )  # fmt: skip
+    return f"{shown['label']} ({shown['source']})" if shown["source"] else shown["label"]
 
 
 def _sentence(text: str) -> str:

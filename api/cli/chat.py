@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 
@@ -27,6 +26,8 @@ _LEVEL_STYLE = {1: "green", 2: "cyan", 3: "yellow", 4: "bold red"}
 
 def render_turn(turn: Any) -> None:
     """Show one turn: who answered, the level, the reply, actions, refusals and citations."""
+    from rich.markdown import Markdown  # here: ``grace ask --json`` never loads markdown-it
+
     who = (turn.persona or "grace").capitalize()
     style = _LEVEL_STYLE.get(turn.level, "white")
     title = f"[bold]{who}[/] · [{style}]level {turn.level}[/] · thread {turn.thread_id}"
@@ -58,12 +59,23 @@ def render_turn(turn: Any) -> None:
     for r in turn.refusals:
         console.print(f"  [red]✗ {r['event']}[/] ({r['code']}): {r['message']}")
     seen: set[int] = set()
-    for c in turn.citations:
+    for c in shown_citations(turn.citations):
         if c["chunk_id"] in seen:
             continue
         seen.add(c["chunk_id"])
-        section = f" / {c['section']}" if c.get("section") else ""
-        console.print(f"  [cyan]source[/] {c['title']}{section} [dim]{c['source']}[/]")
+        console.print(f"  [cyan]source[/] {c['label']} [dim]{c['source']}[/]")
+
+
+def shown_citations(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A CLI turn's citations as a client sees them: heading label and logical source.
+
+    CLI turns are client conversations (``audience="client"``), so they print and serialise
+    sources the way the API shows them to a client key (:mod:`knowledge.citations`).
+    """
+    from graphs.core.settings import get_settings
+    from knowledge.citations import present_citations, roots_of
+
+    return present_citations(citations, "client", roots_of(get_settings()))
 
 
 async def _open(show_status: bool = True) -> Any:
@@ -101,7 +113,8 @@ def ask(
         err_console.print(f"[bold red]Unknown agent:[/] {exc}")
         raise typer.Exit(2) from None
     if as_json:
-        print_json(turn.to_dict())
+        data = turn.to_dict()
+        print_json({**data, "citations": shown_citations(data.get("citations") or [])})
         return
     render_turn(turn)
 

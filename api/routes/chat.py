@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth.deps import rate_limited
 from api.auth.principal import Principal
-from api.deps import MetricsDep, OwnersDep, RuntimeDep
+from api.deps import MetricsDep, OwnersDep, RuntimeDep, SettingsDep
 from api.idempotency import (
     HEADER,
     KEY_PATTERN,
@@ -24,7 +24,9 @@ from api.idempotency import (
 )
 from api.schemas.chat import ChatRequest, ChatResponse
 from api.schemas.common import problem_responses, sse_content
-from api.turns import audience_of, open_stream, run_turn, stream_error
+from api.turns import audience_of, open_stream, run_turn, shown_event, shown_turn, stream_error
+from graphs.core.settings import Settings
+from graphs.runtime import Audience
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 Caller = Annotated[Principal, Depends(rate_limited)]
@@ -63,6 +65,7 @@ async def chat(
     rt: RuntimeDep,
     owners: OwnersDep,
     metrics: MetricsDep,
+    settings: SettingsDep,
     response: Response,
     stream: Annotated[bool, Query(description="Stream Server-Sent Events.")] = False,
     idempotency_key: Annotated[
@@ -91,24 +94,30 @@ async def chat(
         headers[REPLAYED_HEADER] = "true"
         if not stream:
             response.headers.update(headers)
-            return ChatResponse.from_turn(turn)
-        return EventSourceResponse(_sse(final_only(turn)), ping=PING_S, headers=headers)
+            return ChatResponse.from_turn(shown_turn(settings, turn, audience))
+        return EventSourceResponse(
+            _sse(final_only(turn), settings, audience), ping=PING_S, headers=headers
+        )
     if not stream:
         turn = await first_run(rt, principal, plan, lambda: run_turn(
             rt, metrics, body.message, plan.thread_id, plan.persona, audience,
             message_id=plan.message_id,
         ))  # fmt: skip
-        return ChatResponse.from_turn(turn)
+        return ChatResponse.from_turn(shown_turn(settings, turn, audience))
     events = await first_run(rt, principal, plan, lambda: open_stream(
         rt, metrics, body.message, plan.thread_id, plan.persona, audience,
         message_id=plan.message_id,
     ))  # fmt: skip
-    return EventSourceResponse(_sse(events), ping=PING_S, headers=headers)
+    return EventSourceResponse(_sse(events, settings, audience), ping=PING_S, headers=headers)
 
 
-async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[ServerSentEvent]:
+async def _sse(
+    events: AsyncIterator[Any], settings: Settings, audience: Audience
+) -> AsyncIterator[ServerSentEvent]:
+    """A turn's events as SSE; citations as ``audience`` may see them (:func:`shown_event`)."""
     try:
-        async for event in events:
+        async for raw in events:
+            event = shown_event(settings, raw, audience)
             if event.type == "final":
                 body = ChatResponse.from_turn(event.data).model_dump(mode="json")
                 yield ServerSentEvent(json.dumps(body), event="message")

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from api.auth.deps import require_role
 from api.auth.principal import Principal, Role
-from api.deps import MetricsDep, RuntimeDep
+from api.deps import MetricsDep, RuntimeDep, SettingsDep
 from api.schemas.chat import ChatResponse
 from api.schemas.common import ThreadId, problem_responses
 from api.schemas.escalations import Escalation, EscalationList, ResolveRequest
+from api.turns import shown_turn
 
 router = APIRouter(prefix="/v1/escalations", tags=["escalations"])
 Staff = Annotated[Principal, Depends(require_role(Role.STAFF))]
@@ -50,6 +51,7 @@ async def resolve(
     principal: Staff,
     rt: RuntimeDep,
     metrics: MetricsDep,
+    settings: SettingsDep,
 ) -> ChatResponse:
     """Decide a pending escalation as the calling person; the paused thread resumes.
 
@@ -61,4 +63,4 @@ async def resolve(
         await rt.resolve(escalation_id, approve=body.approve, note=body.note, by=principal.name)
     ).to_dict()
     metrics.observe_turn(turn)
-    return ChatResponse.from_turn(turn)
+    return ChatResponse.from_turn(shown_turn(settings, turn, "staff"))

@@ -30,6 +30,7 @@ from api.schemas.knowledge import (
     UploadedDocument,
 )
 from graphs.core.settings import Settings
+from knowledge.citations import present_citation, roots_of
 from knowledge.ingest import IngestOptions
 from knowledge.jobs import JobRepository
 from knowledge.loaders.directory import under_roots
@@ -151,7 +152,11 @@ async def get_job(
     responses=problem_responses(401, 403, 422, 429, 503),
 )  # fmt: skip
 async def search(
-    body: SearchRequest, _: Staff, retriever: RetrieverDep, metrics: MetricsDep
+    body: SearchRequest,
+    _: Staff,
+    retriever: RetrieverDep,
+    metrics: MetricsDep,
+    settings: SettingsDep,
 ) -> SearchResponse:
     """Passages best first with citations (document, section, chunk id, similarity).
 
@@ -164,4 +169,12 @@ async def search(
         threshold=body.threshold, hybrid=body.hybrid, mmr=body.mmr,
     )  # fmt: skip
     metrics.retrieval.observe(time.perf_counter() - t0)
-    return SearchResponse(items=[PassageOut.model_validate(p.to_dict()) for p in passages])
+    roots = roots_of(settings)
+    return SearchResponse(
+        items=[
+            PassageOut.model_validate(
+                {**p.to_dict(), "citation": present_citation(p.citation, "staff", roots)}
+            )
+            for p in passages
+        ]
+    )

@@ -2,13 +2,15 @@
 
 External systems (booking forms, the CMS) sign each delivery with the source's secret
 (Standard Webhooks: see :mod:`api.webhooks.verify`). A verified body becomes a workflow event
-or start (actor ``system``) or a queued ingestion job (:mod:`api.webhooks.dispatch`). No API key
+(fired as the step's owning persona or ``system``, never for a ``human`` step) or start (actor
+``system``) or a queued ingestion job (:mod:`api.webhooks.dispatch`). No API key
 is involved: the signature is the credential.
 
 Answers: 200 (workflow event applied / instance started), 202 (ingestion job queued),
 404 ``webhook-source-unknown``, 401 ``webhook-signature-invalid`` /
 ``webhook-timestamp-out-of-tolerance`` / ``webhook-headers-missing``, 409 ``webhook-replayed``,
-422 ``validation-error`` (body), or the workflow engine's refusal (e.g. 403 ``not-owner``).
+422 ``validation-error`` (body), or the workflow engine's refusal (e.g. 403
+``human-approval-required``).
 
 Ingestion jobs run through ``app.state.schedule_ingest`` (an ``async (job_id) -> None``, e.g.
 the Redis job queue) when the app sets one, else in-process after the response is sent, with
@@ -66,7 +68,7 @@ def _problem_responses() -> dict[int | str, dict[str, Any]]:
     described = {
         202: "Ingestion job queued (`knowledge.ingest`).",
         401: "Signature invalid, headers missing, or timestamp outside the tolerance.",
-        403: "The workflow engine refused: `system` does not own the step.",
+        403: "The workflow engine refused: the step needs a person (or `system` may not start it).",
         404: "Unknown webhook source (or unknown workflow/instance).",
         409: "Replayed `webhook-id`, or the transition is not possible now.",
         413: "Body larger than the limit.",

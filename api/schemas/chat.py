@@ -94,28 +94,39 @@ class Refusal(BaseModel):
     )
 
 
-#: Example citation (shared by the knowledge schemas).
+#: Example citation (shared by the knowledge schemas), as a client key sees it.
 CITATION_EXAMPLE: dict[str, Any] = {
     "document_id": "3e6a1f0c-1d7b-4a8e-9c1f-0b2d3e4f5a6b",
     "title": "Cancellation policy",
     "section": "Refunds",
-    "source": "/srv/handbook/cancellations.md",
+    "label": "Cancellation policy \u203a Wellness sessions \u203a Refunds",
+    "collection": "handbook",
+    "source": "handbook:policies/cancellations.md",
     "chunk_id": 42,
     "score": 0.71,
 }
 
 
 class CitationOut(BaseModel):
-    """Where a passage behind the reply comes from."""
+    """Where a passage behind the reply comes from (see :mod:`knowledge.citations`).
+
+    ``source`` is a logical name, never a server path: ``<collection>:<path under its ingest
+    root>`` for files, ``<collection>:<title>`` for webhook documents, or the URL a document
+    came from. ``path``, the stored source (for files the absolute server path), is sent to
+    staff and admin keys only.
+    """
 
     document_id: str
     title: str
     section: str | None = None
-    source: str
+    label: str = Field(default="", description="Title, section and subsection, '\u203a'-joined.")
+    collection: str = ""
+    source: str = Field(description="Logical source: never a server path.")
     chunk_id: int
     score: float
+    path: str | None = Field(default=None, description="Stored source; staff and admin only.")
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [CITATION_EXAMPLE]})
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [CITATION_EXAMPLE]})
 
 
 class ChatResponse(BaseModel):

@@ -3,7 +3,7 @@
 Bodies (JSON, validated with pydantic, discriminated by ``type``):
 
 * ``{"type": "workflow.event", "instance_id", "event", "payload"?}`` fires ``event`` on a
-  workflow instance as actor ``system``;
+  workflow instance on behalf of the step's owner (see "Who a delivery acts as" below);
 * ``{"type": "workflow.start", "workflow_id", "subject", "data"?}`` starts an instance as
   ``system``;
 * ``{"type": "knowledge.ingest", "collection", "documents": [{"title", "text", "source"}]}``
@@ -14,9 +14,21 @@ Bodies (JSON, validated with pydantic, discriminated by ``type``):
   ``human``-owned approval steps are recorded as ``human:webhook-<source>``: configuring a
   source's secret is the operator's approval of what it sends.
 
+Who a delivery acts as: a ``workflow.event`` reports an outside fact (a payment provider's
+``payment_received``, a form's ``request_received``), so it fires the transition as the step's
+owner: the owning persona (``solari`` for ``payment_received`` in WF-WELL-BOOK and WF-CONSULT) or
+``system``. Configuring a source's secret is the operator's trust in what it reports, as for
+ingest. ``human``-owned steps are never fired by a webhook: the delivery acts as ``system`` and
+the engine refuses it (``human-approval-required``), so a person's decision cannot be forged by
+a caller holding a webhook secret. The audit row records the persona (or ``system``) as actor,
+``webhook:<source>:<delivery-id>`` as its request id and idempotency key, and ``"webhook":
+<source>`` in its payload, so every webhook-made step is traceable to its delivery. The owner is
+read before the transition; if the instance moves meanwhile, the engine checks the actor against
+the step actually taken and refuses a mismatch.
+
 The delivery id goes into ``webhook_deliveries`` in the same transaction as the effect: a
-replayed id is refused (:class:`WebhookReplayedError`) and a refused effect (e.g. a transition
-``system`` does not own) leaves no trace, so nothing is half-written.
+replayed id is refused (:class:`WebhookReplayedError`) and a refused effect (e.g. a
+``human``-owned step) leaves no trace, so nothing is half-written.
 """
 
 from __future__ import annotations
@@ -62,7 +74,7 @@ class _Body(BaseModel):
 
 
 class WorkflowEventBody(_Body):
-    """Fire an event on a workflow instance as ``system``."""
+    """Fire an event on a workflow instance as the step's owner (never a ``human`` step)."""
 
     type: Literal["workflow.event"]
     instance_id: UUID = Field(examples=["0b9f6a52-3c7e-4c41-9a51-2f0f3f6d1a10"])
@@ -189,12 +201,14 @@ class WebhookDispatcher:
             if await cur.fetchone() is None:
                 raise WebhookReplayedError(source, delivery_id)
             if isinstance(event, WorkflowEventBody):
+                ref = f"webhook:{source}:{delivery_id}"
                 result = await self.engine.apply(
                     event.instance_id,
                     event.event,
-                    SYSTEM,
-                    idempotency_key=f"webhook:{source}:{delivery_id}",
+                    await self.actor_for(event.instance_id, event.event),
+                    idempotency_key=ref,
                     payload={**(event.payload or {}), "webhook": source},
+                    request_id=ref,
                     conn=conn,
                 )
                 return DispatchResult(
@@ -218,6 +232,23 @@ class WebhookDispatcher:
                 )
             job_id = await self._queue_ingest(conn, source, delivery_id, event)
             return DispatchResult(delivery_id, event.type, job_id=job_id)
+
+    async def actor_for(self, instance_id: UUID, event: str) -> str:
+        """The actor a ``workflow.event`` delivery fires ``event`` as (see the module docstring).
+
+        Returns:
+            The owner of the instance's transition for ``event`` from its current state when
+            that owner is a persona or ``system``; ``system`` otherwise (a ``human``-owned step,
+            or no such transition: the engine then refuses with the precise error).
+
+        Raises:
+            graphs.workflows.errors.UnknownInstanceError: no such instance.
+        """
+        instance = await self.engine.get(instance_id)
+        transition = self.engine.catalog.get(instance.workflow_id).transition(instance.state, event)
+        if transition is None or transition.needs_human:
+            return SYSTEM
+        return transition.owner
 
     async def _queue_ingest(
         self,

@@ -35,11 +35,11 @@ def get_redis(settings: Settings) -> Redis | None:
     The client connects lazily; callers handle ``redis.exceptions.ConnectionError`` when the
     server is down (the API degrades rather than failing).
     """
-    from redis.asyncio import Redis
-
     url = redis_url(settings)
     if url is None:
         return None
+    from redis.asyncio import Redis  # only when configured: the import costs ~0.1 s at start
+
     # asyncio connections belong to one event loop: one client per (URL, loop), so code run
     # under several loops (tests, CLI commands calling asyncio.run twice) never shares one.
     key = f"{url}#{_loop_id()}"

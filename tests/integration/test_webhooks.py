@@ -111,20 +111,57 @@ async def test_workflow_start_then_event_as_system(client: httpx.AsyncClient, db
     assert other.status_code == 200
 
 
+async def _quoted_booking(engine: WorkflowEngine, subject: str) -> UUID:
+    """A WF-WELL-BOOK instance at ``quote_provided`` (its next steps are the client's)."""
+    inst = await engine.start("WF-WELL-BOOK", subject, actor="nyra")
+    await engine.apply(inst.id, "consultation_scheduled", "nyra")
+    await engine.apply(inst.id, "consultation_completed", "solari")
+    return inst.id
+
+
+async def test_payment_received_acts_for_the_owning_persona(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """A payment provider reports a payment: solari's step, fired on solari's behalf, audited."""
+    engine = WorkflowEngine(db)
+    iid = await _quoted_booking(engine, "booking:b-pay")
+    await engine.apply(iid, "client_accepted_quote", "human:ana")
+    event = {"type": "workflow.event", "instance_id": str(iid), "event": "payment_received",
+             "payload": {"amount_cents": 12000}}  # fmt: skip
+    res = await _post(client, event, msg_id="msg_pay_1")
+    assert res.status_code == 200, res.text
+    assert res.json()["state"] == "payment_confirmed"
+    last = (await engine.history(iid))[-1]
+    assert (last.event, last.actor, last.request_id) == (
+        "payment_received",
+        "solari",
+        "webhook:booking:msg_pay_1",
+    )
+    assert last.payload == {"amount_cents": 12000, "webhook": "booking"}
+    assert last.id == res.json()["audit_id"]
+    assert await _deliveries(db) == 1
+
+
 async def test_refused_transition_writes_nothing(client: httpx.AsyncClient, db: Database) -> None:
     engine = WorkflowEngine(db)
-    inst = await engine.start("WF-WELL-BOOK", "booking:b-7", actor="nyra")
+    iid = await _quoted_booking(engine, "booking:b-7")
     event = {
         "type": "workflow.event",
-        "instance_id": str(inst.id),
-        "event": "consultation_scheduled",
-    }  # fmt: skip  (owned by nyra, not system)
+        "instance_id": str(iid),
+        "event": "client_accepted_quote",
+    }  # fmt: skip  (owned by human: a webhook never takes a person's decision)
     res = await _post(client, event, msg_id="msg_refused")
     assert res.status_code == 403
-    assert res.json()["type"].endswith("/not-owner")
-    assert (await engine.get(inst.id)).state == "inquiry"
-    assert len(await engine.history(inst.id)) == 1
+    assert res.json()["type"].endswith("/human-approval-required")
+    assert (await engine.get(iid)).state == "quote_provided"
+    assert len(await engine.history(iid)) == 3
     assert await _deliveries(db) == 0  # a later retry is not mistaken for a replay
+
+    wrong_state = {"type": "workflow.event", "instance_id": str(iid), "event": "payment_received"}
+    res = await _post(client, wrong_state, msg_id="msg_early")
+    assert res.status_code == 409, res.text
+    assert len(await engine.history(iid)) == 3
+    assert await _deliveries(db) == 0
 
     unknown = {"type": "workflow.event", "instance_id": "00000000-0000-0000-0000-000000000000",
                "event": "x"}  # fmt: skip

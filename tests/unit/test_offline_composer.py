@@ -70,8 +70,8 @@ def test_quotes_best_matching_sentences_with_numbered_sources() -> None:
     assert "**" not in reply and "#" not in reply and "|" not in reply
     sources = reply.split("Sources:\n", 1)[1].splitlines()
     assert sources == [
-        "[1] Booking Policy / Deposits and Payment (handbook/d1.md)",
-        "[2] Booking Policy / Cancellation (handbook/d1.md)",
+        "[1] Booking Policy \u203a Deposits and Payment (handbook/d1.md)",
+        "[2] Booking Policy \u203a Cancellation (handbook/d1.md)",
     ]
     assert reply.index("[1]") < reply.index("[2]") < reply.index("Sources:")
 

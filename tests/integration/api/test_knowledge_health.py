@@ -50,7 +50,8 @@ async def test_ingest_upload_then_search_with_citations(make_client: MakeClient,
     )
     items = r.json()["items"]
     assert items and items[0]["citation"]["title"] == "Opening hours"
-    assert items[0]["citation"]["source"].endswith("uploads/handbook/hours.md")
+    assert items[0]["citation"]["path"].endswith("uploads/handbook/hours.md")  # staff only
+    assert items[0]["citation"]["source"] == "handbook:hours.md"  # never a server path
     r = await client.post("/v1/knowledge/search", json={"query": "gallery", "collections": ["x"]})
     assert r.json()["items"] == []
 
