@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agents.llm.offline import OFFLINE_LABEL, content_terms
+from knowledge.citations import LABEL_SEPARATOR, logical_source
 
 #: Share of a claim's content words that must occur in the cited passage. A quoted sentence has
 #: all of them (1.0); 0.8 leaves room for markup and table rows the composer re-punctuates
@@ -137,14 +138,20 @@ def _check_part(reply: str, sources: Sequence[Source], verdict: Faithfulness) ->
 
 
 def _resolve(entry: str, sources: Sequence[Source]) -> list[Source]:
-    """Passages a ``Title / Section (source)`` entry refers to."""
+    """Passages a ``Title › Section (logical source)`` entry refers to.
+
+    The entry names a logical source (``collection:relative/path``, never the server path:
+    :mod:`knowledge.citations`), so a passage matches when its stored source is shown as it
+    (same logical form) and its section is one of the label's levels.
+    """
     if not entry:
         return []
     out = []
     for s in sources:
-        if s.source and f"({s.source})" not in entry:
+        shown = logical_source(s.source, "", "", ()) if s.source else ""
+        if shown and not re.search(rf"[(:/]{re.escape(shown)}\)$", entry):
             continue
-        if s.section and f"/ {s.section}" not in entry:
+        if s.section and f"{LABEL_SEPARATOR}{s.section}" not in entry:
             continue
         out.append(s)
     return out
