@@ -168,7 +168,10 @@ def search(
     k: Annotated[int, typer.Option(min=1, max=50, help="Passages to show.")] = 5,
     collection: Annotated[list[str] | None, typer.Option(help="Only these collections.")] = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Minimum cosine similarity (default from config).")
+        float | None,
+        typer.Option(
+            help="Minimum cosine similarity (default: the calibrated answerability decision)."
+        ),
     ] = None,
     hybrid: Annotated[bool, typer.Option(help="Fuse dense and full-text search.")] = True,
     mmr: Annotated[bool, typer.Option(help="Diversify results (MMR).")] = False,

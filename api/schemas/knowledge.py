@@ -173,7 +173,12 @@ class JobList(BaseModel):
 
 
 class SearchRequest(ApiModel):
-    """A knowledge search. Below ``threshold`` (cosine similarity) nothing is returned."""
+    """A knowledge search.
+
+    Without ``threshold`` the calibrated answerability decision (``knowledge.answerability``)
+    returns nothing for a question the knowledge base does not answer; with one, passages below
+    that cosine similarity are dropped instead.
+    """
 
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S"), NoNul]
     k: Integer = Field(default=5, ge=1, le=50)
