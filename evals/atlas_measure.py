@@ -14,7 +14,9 @@ Per question (answerable):
 * ``section@5``: a top-5 passage carries one of the expected heading paths exactly (the
   citation is right, not just the words).
 
-Unanswerable: ``abstained`` when the default retrieval (threshold 0.35) returns nothing.
+``abstained``: the default retrieval (the answerability decision of
+:mod:`knowledge.answerability`) returns nothing; ``abstention`` over unanswerable questions,
+``false_abstention`` over answerable ones.
 """
 
 from __future__ import annotations

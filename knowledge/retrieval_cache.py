@@ -170,6 +170,7 @@ class CachingRetriever(Retriever):
             "k": cfg.k if k is None else k,
             "filters": asdict(filters or SearchFilters()),
             "threshold": cfg.threshold if threshold is None else threshold,
+            "answerability": self.answerability.version,
             "hybrid": cfg.hybrid if hybrid is None else hybrid,
             "mmr": cfg.mmr if mmr is None else mmr,
             "config": asdict(cfg),

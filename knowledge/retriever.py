@@ -1,7 +1,8 @@
 """Atlas's retriever.
 
-Dense + full-text search fused by reciprocal rank, a similarity threshold below which nothing is
-returned, optional MMR diversification, and citations.
+Dense + full-text search fused by reciprocal rank, an answerability decision (or, when a caller
+asks for one, a plain similarity threshold) below which nothing is returned, optional MMR
+diversification, and citations.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.answerability import AnswerabilityModel, default_model
 from knowledge.embedding.base import Embedder, Vector
 from knowledge.store.base import ScoredChunk, SearchFilters, VectorStore
 
@@ -25,11 +27,14 @@ class RetrievalConfig:
 
     Attributes:
         k: Passages returned.
-        threshold: Minimum cosine similarity between query and passage. Passages below it are
-            dropped; when none remain the retriever returns nothing (Atlas says it does not
-            know). Calibrated for all-MiniLM-L6-v2 on ``evals/datasets/retrieval.jsonl``: at
-            0.35 the best passage of 92 % of answerable questions passes and 25 % of the
-            unanswerable ones get nothing (0.30: 97 % / 8 %; 0.40: 78 % / 42 %).
+        threshold: ``None`` (default): the calibrated answerability model
+            (:mod:`knowledge.answerability`, fitted on the Atlas eval set's dev split) decides
+            from the ranked candidates whether the knowledge base answers the question at all;
+            if not, the retriever returns nothing (Atlas says it does not know), else the top
+            ``k``. A number: the older plain rule, passages whose cosine similarity to the
+            query is below it are dropped (``-1.0`` keeps every candidate: ranking only). The
+            single threshold it replaces was 0.35 (on ``evals/datasets/retrieval.jsonl``: 92 %
+            of answerable questions kept, 25 % of unanswerable ones abstained).
         hybrid: Fuse dense and full-text rankings (RRF) instead of dense only.
         candidates: Results fetched from each ranking before fusion.
         text_weight: Weight of the full-text ranking in the fusion (dense has 1.0). Full text
@@ -40,7 +45,7 @@ class RetrievalConfig:
     """
 
     k: int = 5
-    threshold: float = 0.35
+    threshold: float | None = None
     hybrid: bool = True
     candidates: int = 30
     text_weight: float = 0.3
@@ -126,14 +131,31 @@ class Retriever:
         store: Where chunks live.
         embedder: The model the chunks were embedded with (queries use the same one).
         config: Defaults for every call.
+        answerability: The answerability model (default: the shipped one, read on first use).
     """
 
     def __init__(
-        self, store: VectorStore, embedder: Embedder, config: RetrievalConfig | None = None
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        config: RetrievalConfig | None = None,
+        answerability: AnswerabilityModel | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.config = config or RetrievalConfig()
+        self._answerability = answerability
+
+    @property
+    def answerability(self) -> AnswerabilityModel:
+        """The model deciding answerability when no explicit threshold is given.
+
+        Raises:
+            knowledge.answerability.AnswerabilityError: the shipped model file is unreadable.
+        """
+        if self._answerability is None:
+            self._answerability = default_model()
+        return self._answerability
 
     async def retrieve(
         self,
@@ -145,18 +167,20 @@ class Retriever:
         hybrid: bool | None = None,
         mmr: bool | None = None,
     ) -> list[Passage]:
-        """Return up to ``k`` passages above the threshold, best first.
+        """Return up to ``k`` passages, best first, or none when the question is not answered.
 
         Args:
             query: The question.
             k: Overrides :attr:`RetrievalConfig.k`.
             filters: Collection / content type / source restrictions.
-            threshold: Overrides :attr:`RetrievalConfig.threshold`.
+            threshold: Overrides :attr:`RetrievalConfig.threshold` (``None``: the config's;
+                a number: plain cosine cut-off instead of the answerability decision).
             hybrid: Overrides :attr:`RetrievalConfig.hybrid`.
             mmr: Overrides :attr:`RetrievalConfig.mmr`.
 
         Returns:
-            Passages with citations; empty when nothing is similar enough.
+            Passages with citations; empty when the question is judged unanswerable (or, with
+            a numeric threshold, when nothing is similar enough).
         """
         cfg = self.config
         k = cfg.k if k is None else k
@@ -177,7 +201,7 @@ class Retriever:
         *,
         k: int,
         filters: SearchFilters | None,
-        threshold: float,
+        threshold: float | None,
         hybrid: bool,
         mmr: bool,
     ) -> list[Passage]:
@@ -202,8 +226,13 @@ class Retriever:
         )
         if not hybrid:
             fused = {cid: sims[cid] for cid in sims}
-        keep = [cid for cid in fused if sims.get(cid, -1.0) >= threshold]
+        floor = -1.0 if threshold is None else threshold
+        keep = [cid for cid in fused if cid in sims and sims[cid] >= floor]
         keep.sort(key=lambda cid: (-fused[cid], cid))
+        if threshold is None:
+            ranked = [_passage(chunks[cid], sims[cid], fused[cid]) for cid in keep]
+            if not self.answerability.answerable(query, ranked):
+                return []
         if mmr and keep:
             keep = maximal_marginal_relevance(
                 keep, {cid: chunks[cid].embedding for cid in keep}, sims, k, self.config.mmr_lambda

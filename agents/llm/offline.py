@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from knowledge.chunking.structured import render_block
 from knowledge.citations import present_citation
 from knowledge.retriever import Passage
 
@@ -41,6 +42,8 @@ _LIST_MARKER = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _MARKUP = re.compile(r"\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)")
 _TABLE_RULE = re.compile(r"^:?-{2,}:?$")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+#: A sentence that is (part of) raw JSON or a code fence: braces, ``"key":`` pairs, backticks.
+_JSONISH = re.compile(r'[{}]|"\w[\w ]*"\s*:|```|^\s*[\[\]],?\s*$')
 _MIN_WORDS = 4
 _DONT_KNOW = (
     "I don't know the answer to that: nothing in our knowledge base matches your question "
@@ -94,23 +97,30 @@ def compose_grounded_reply(
             and the logical source, never a server path.
 
     Returns:
-        Markdown text: the offline label, quoted sentences with ``[n]`` citations, actions,
+        Markdown text: the offline label, quoted sentences with ``[n]`` citations (the bullet
+        whose sentence matches the question best first; structured blocks as readable
+        statements, never raw JSON), actions,
         refusals, escalation and a ``Sources:`` list. With no passages and no actions, an
         honest "I don't know" that offers a hand-over to a person (or confirms one).
     """
-    candidates = [(p, _units(p.text, _section_terms(p))) for p in passages[:max_passages]]
+    candidates = [(p, _passage_units(p)) for p in passages[:max_passages]]
     weights = _term_weights(content_terms(message), [u for _, us in candidates for u in us])
-    quotes: list[tuple[str, int]] = []
     roots = tuple(source_roots)
-    sources: list[tuple[tuple[str, str | None], str]] = []
+    scored: list[tuple[float, int, str, Passage]] = []
     seen_text: set[str] = set()
     for rank, (passage, units) in enumerate(candidates):
         picked = _pick(units, weights, sentences_per_passage, fallback=rank == 0)
-        picked = [s for s in picked if s.lower() not in seen_text]
+        picked = [(sc, s) for sc, s in picked if s.lower() not in seen_text]
         if not picked:
             continue
-        seen_text.update(s.lower() for s in picked)
-        text = " ".join(_sentence(s) for s in picked)
+        seen_text.update(s.lower() for _, s in picked)
+        text = " ".join(_sentence(s) for _, s in picked)
+        scored.append((max(sc for sc, _ in picked), rank, text, passage))
+    # The answering sentences lead: bullets by their best sentence's score, then by rank.
+    scored.sort(key=lambda q: (-q[0], q[1]))
+    quotes: list[tuple[str, int]] = []
+    sources: list[tuple[tuple[str, str | None], str]] = []
+    for _, _, text, passage in scored:
         quotes.append((text, _source_number(sources, passage, roots)))
 
     body: list[str] = []
@@ -161,14 +171,43 @@ def content_terms(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
-def _pick(units: list[_Unit], weights: dict[str, float], limit: int, fallback: bool) -> list[str]:
-    """The ``limit`` best-scoring units in document order (the first one if none scores)."""
+def _pick(
+    units: list[_Unit], weights: dict[str, float], limit: int, fallback: bool
+) -> list[tuple[float, str]]:
+    """The ``limit`` best-scoring units, with their scores, in document order.
+
+    When none scores and ``fallback`` is set, the first unit with score 0.0.
+    """
     scored = [(u.score(weights), i, u) for i, u in enumerate(units)]
     best = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))[:limit]
-    chosen = [u for _, _, u in sorted(best, key=lambda x: x[1])]
+    chosen = [(sc, u) for sc, _, u in sorted(best, key=lambda x: x[1])]
     if not chosen and fallback and units:
-        chosen = units[:1]
-    return [_clip(u.text) for u in chosen]
+        chosen = [(0.0, units[0])]
+    return [(sc, _clip(u.text)) for sc, u in chosen]
+
+
+def _passage_units(passage: Passage) -> list[_Unit]:
+    """The quotable sentences of a passage; never raw JSON.
+
+    A structured block (JSON transition list, other JSON, a Markdown table) is quoted as the
+    readable statements :func:`knowledge.chunking.structured.render_block` rebuilds from it,
+    the same ones that were embedded; any remaining sentence that still looks like JSON is
+    dropped.
+    """
+    heading = _section_terms(passage)
+    path = [h for h in passage.heading_path if h != passage.citation.title]
+    context = " > ".join(path[-2:]) or passage.citation.section or passage.citation.title
+    statements = None
+    if not passage.text.startswith("|"):  # tables keep this module's own row rendering
+        statements = render_block(passage.text, context)
+        if statements is None and passage.text.lstrip().startswith("{"):
+            # a chunk from the middle of a JSON array: its whole objects, without the brackets
+            statements = render_block(f"[{passage.text}]", context)
+    if statements:
+        units = [_unit(_MARKUP.sub("", st), heading) for st in statements if _long_enough(st)]
+    else:
+        units = _units(passage.text, heading)
+    return [u for u in units if not _JSONISH.search(u.text)]
 
 
 def _term_weights(terms: set[str], units: list[_Unit]) -> dict[str, float]:

@@ -13,13 +13,18 @@ from rich.table import Table
 from api.cli.console import console, err_console, handle_errors, print_json, run_async
 from graphs.core.database import Database
 from graphs.core.settings import get_settings
+from knowledge.chunking.defaults import (
+    CHUNKER_NAMES,
+    DEFAULT_CHUNK_OVERLAP,
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CHUNKER,
+)
 
 app = typer.Typer(
     help="The knowledge base: ingestion jobs, documents and archiving.", no_args_is_help=True
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-CHUNKERS = ("simple", "sentence", "paragraph", "semantic")
 
 
 def _operator() -> str:
@@ -34,10 +39,14 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (md, txt, html, pdf).")],
     collection: Annotated[str, typer.Option(help="Collection the documents join.")] = "default",
     chunker: Annotated[
-        str, typer.Option(help=f"Chunking strategy: {', '.join(CHUNKERS)}.")
-    ] = "sentence",
-    chunk_size: Annotated[int, typer.Option(min=100, help="Max characters per chunk.")] = 600,
-    chunk_overlap: Annotated[int, typer.Option(min=0, help="Characters of overlap.")] = 100,
+        str, typer.Option(help=f"Chunking strategy: {', '.join(CHUNKER_NAMES)}.")
+    ] = DEFAULT_CHUNKER,
+    chunk_size: Annotated[
+        int, typer.Option(min=100, help="Max characters per chunk.")
+    ] = DEFAULT_CHUNK_SIZE,
+    chunk_overlap: Annotated[
+        int, typer.Option(min=0, help="Characters of overlap.")
+    ] = DEFAULT_CHUNK_OVERLAP,
     operator: Annotated[
         str | None, typer.Option(help="Who approves this ingest (default: your user name).")
     ] = None,
@@ -62,8 +71,10 @@ def ingest(
     """
     from knowledge.ingest import FileResult, IngestOptions, Ingestor
 
-    if chunker not in CHUNKERS:
-        raise typer.BadParameter(f"choose one of {', '.join(CHUNKERS)}", param_hint="--chunker")
+    if chunker not in CHUNKER_NAMES:
+        raise typer.BadParameter(
+            f"choose one of {', '.join(CHUNKER_NAMES)}", param_hint="--chunker"
+        )
     options = IngestOptions(
         collection=collection,
         chunker=chunker,
@@ -157,7 +168,10 @@ def search(
     k: Annotated[int, typer.Option(min=1, max=50, help="Passages to show.")] = 5,
     collection: Annotated[list[str] | None, typer.Option(help="Only these collections.")] = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Minimum cosine similarity (default from config).")
+        float | None,
+        typer.Option(
+            help="Minimum cosine similarity (default: the calibrated answerability decision)."
+        ),
     ] = None,
     hybrid: Annotated[bool, typer.Option(help="Fuse dense and full-text search.")] = True,
     mmr: Annotated[bool, typer.Option(help="Diversify results (MMR).")] = False,

@@ -17,6 +17,12 @@ from pydantic import (
 
 from api.schemas.chat import CITATION_EXAMPLE, CitationOut
 from api.schemas.common import ApiModel, Collection, Integer, NoNul
+from knowledge.chunking.defaults import (
+    DEFAULT_CHUNK_OVERLAP,
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CHUNKER,
+    ChunkerName,
+)
 
 #: Longest uploaded document text, in characters (the request body limit applies too).
 MAX_UPLOAD_CHARS = 1_000_000
@@ -25,10 +31,10 @@ _JOB: dict[str, Any] = {
     "id": "2b7c9e1a-3f4d-4e5b-8a6c-7d8e9f0a1b2c",
     "status": "done",
     "collection": "handbook",
-    "chunker": "sentence",
+    "chunker": DEFAULT_CHUNKER,
     "operator": "maria",
     "paths": ["/srv/grace/uploads/handbook/opening-hours.md"],
-    "params": {"chunk_size": 600, "chunk_overlap": 100},
+    "params": {"chunk_size": DEFAULT_CHUNK_SIZE, "chunk_overlap": DEFAULT_CHUNK_OVERLAP},
     "files_total": 1,
     "files_done": 1,
     "files_skipped": 0,
@@ -79,9 +85,9 @@ class IngestRequest(ApiModel):
         Field(max_length=100),
     ] = Field(default_factory=list)
     collection: Collection = "default"
-    chunker: Literal["simple", "sentence", "paragraph", "semantic"] = "sentence"
-    chunk_size: Integer = Field(default=600, ge=100, le=8000)
-    chunk_overlap: Integer = Field(default=100, ge=0, le=2000)
+    chunker: ChunkerName = DEFAULT_CHUNKER
+    chunk_size: Integer = Field(default=DEFAULT_CHUNK_SIZE, ge=100, le=8000)
+    chunk_overlap: Integer = Field(default=DEFAULT_CHUNK_OVERLAP, ge=0, le=2000)
     reactivate: StrictBool = Field(
         default=False,
         description="Bring archived documents back with a new lifecycle (a staff decision);"
@@ -167,7 +173,12 @@ class JobList(BaseModel):
 
 
 class SearchRequest(ApiModel):
-    """A knowledge search. Below ``threshold`` (cosine similarity) nothing is returned."""
+    """A knowledge search.
+
+    Without ``threshold`` the calibrated answerability decision (``knowledge.answerability``)
+    returns nothing for a question the knowledge base does not answer; with one, passages below
+    that cosine similarity are dropped instead.
+    """
 
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S"), NoNul]
     k: Integer = Field(default=5, ge=1, le=50)

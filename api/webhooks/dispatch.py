@@ -48,6 +48,7 @@ from api.schemas.knowledge import MAX_UPLOAD_CHARS
 from graphs.core.settings import WEBHOOK_SOURCE_PATTERN
 from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.model import SYSTEM
+from knowledge.chunking.defaults import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNKER
 from knowledge.jobs import JobRepository
 
 if TYPE_CHECKING:
@@ -265,11 +266,11 @@ class WebhookDispatcher:
         return await JobRepository(self.db).create(
             paths=[str(p) for p in files],
             collection=event.collection,
-            chunker="sentence",
+            chunker=DEFAULT_CHUNKER,
             operator=f"webhook-{source}",
             params={
-                "chunk_size": 600,
-                "chunk_overlap": 100,
+                "chunk_size": DEFAULT_CHUNK_SIZE,
+                "chunk_overlap": DEFAULT_CHUNK_OVERLAP,
                 # every file the job reads must resolve inside this source's inbox
                 "roots": [str(inbox.resolve())],
                 "webhook": {"source": source, "delivery_id": delivery_id},

@@ -5,32 +5,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from knowledge.chunking.base import Chunker
+from knowledge.chunking.defaults import CHUNKER_NAMES, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 
 if TYPE_CHECKING:
     from knowledge.embedding.base import Embedder
 
-CHUNKER_NAMES: tuple[str, ...] = (
-    "simple",
-    "sentence",
-    "paragraph",
-    "semantic",
-    "structured",
-)
+__all__ = ["CHUNKER_NAMES", "make_chunker"]
 
 
 def make_chunker(
     name: str,
     *,
-    chunk_size: int = 800,
-    chunk_overlap: int = 100,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
     embedder: Embedder | None = None,
     **opts: Any,
 ) -> Chunker:
     """Create the chunker called ``name``.
 
     Args:
-        name: One of :data:`CHUNKER_NAMES` (case-insensitive).
-        chunk_size: Maximum chunk length in characters.
+        name: One of :data:`knowledge.chunking.defaults.CHUNKER_NAMES` (case-insensitive).
+        chunk_size: Maximum chunk length in characters (default: the shipped default,
+            :data:`knowledge.chunking.defaults.DEFAULT_CHUNK_SIZE`; likewise the overlap).
         chunk_overlap: Characters repeated between consecutive chunks; used by ``simple``,
             ``sentence`` and ``structured`` (between prose chunks of one section) only
             (``paragraph`` and ``semantic`` cut at meaningful boundaries and never overlap).

@@ -172,3 +172,54 @@ def test_content_terms_stems_and_drops_stopwords() -> None:
     assert content_terms("prices") == content_terms("price")
     assert content_terms("classes, policies") == content_terms("class policy")
     assert content_terms("How do I do it?") == set()
+
+
+TRANSITIONS = """### Transitions
+
+```json
+[
+  {"from_state": "inquiry", "to_state": "consultation", "event": "consultation_scheduled"},
+  {"from_state": "consultation", "to_state": "quote_sent", "event": "quote_prepared"}
+]
+```"""
+
+
+def test_json_blocks_are_quoted_as_readable_statements_never_raw() -> None:
+    p = Passage(
+        TRANSITIONS,
+        Citation("d9", "Workflows", "Transitions", "seeds/wf.md", 4, 0.6),
+        similarity=0.6,
+        fused_score=0.02,
+        collection="c",
+        heading_path=("Workflows", "WF-WELL-BOOK", "Transitions"),
+    )
+    reply = compose("which event moves a booking from inquiry to consultation?", [p])
+    claims = reply.split("Sources:")[0]
+    assert "{" not in claims and '"from_state"' not in claims and "```" not in claims
+    assert "consultation_scheduled" in claims and "from inquiry to consultation" in claims
+
+
+def test_the_answering_sentence_leads_even_from_a_lower_ranked_passage() -> None:
+    gallery = passage(GALLERY, "Opening Hours", doc="d2", chunk=7)
+    reply = compose("When is the deposit for retreats due?", [gallery, passage(DEPOSITS, None)])
+    bullets = [line for line in reply.splitlines() if line.startswith("- ")]
+    assert "retreat" in bullets[0] and bullets[0].endswith("[1]")
+    assert reply.index("[1] Booking Policy") < reply.index("[2] Gallery Guide")
+
+
+def test_a_chunk_from_the_middle_of_a_json_array_is_quoted_as_statements() -> None:
+    fragment = (
+        '{\n  "from_state": "payment_pending",\n  "to_state": "canceled",\n'
+        '  "event": "payment_timeout"\n},\n{\n  "from_state": "payment_pending",\n'
+        '  "to_state": "payment_confirmed",\n  "event": "payment_received"\n}'
+    )
+    p = Passage(
+        fragment,
+        Citation("d9", "Workflows", "Transitions", "seeds/wf.md", 5, 0.6),
+        similarity=0.6,
+        fused_score=0.02,
+        collection="c",
+        heading_path=("Workflows", "WF-WELL-BOOK", "Transitions"),
+    )
+    claims = compose("what happens when the payment times out?", [p]).split("Sources:")[0]
+    assert "{" not in claims and "payment_timeout" in claims and "to canceled" in claims
