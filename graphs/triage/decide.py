@@ -107,7 +107,7 @@ def load_triage(
 
 #: Version of the fitting code and of the cached :class:`CompiledTriage` layout: bump it when
 #: either changes in a way the train split does not show.
-FIT_VERSION = "triage-v2"
+FIT_VERSION = "triage-v3"
 
 
 class Triage:
@@ -117,7 +117,8 @@ class Triage:
 
     Args:
         models: The fitted classifiers, as fitted or compiled (what the fit cache holds).
-        risk_threshold: Level-4 threshold on ``P(risk != none)`` (see
+        risk_threshold: Level-4 threshold on
+            :attr:`~graphs.triage.model.Probabilities.person_score` (see
             :data:`graphs.triage.levels.RISK_THRESHOLD`).
     """
 
@@ -237,7 +238,7 @@ class Triage:
             scores={k: round(v, 4) for k, v in probs.persona.items()},
             level=level,
             risk=risk if level == 4 else "none",
-            risk_probability=round(probs.needs_person, 4),
+            risk_probability=round(probs.person_score, 4),
             act=act,
             act_confidence=round(act_p, 4),
             intents=tuple(intents) if multi else (handler,),

@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 _PERSON = (
-    r"(a\s+|the\s+|our\s+)?(member\s+of\s+(our\s+|the\s+)?(team|staff)|staff\s+member|"
-    r"person|colleague|human|manager|someone(\s+from\s+(our|the)\s+team)?|our\s+team|team)"
+    r"(one\s+of\s+)?(a\s+|the\s+|our\s+)?(members?\s+of\s+(our\s+|the\s+)?(team|staff)|"
+    r"staff(\s+members?)?|team\s+members?|person|people|colleagues?|human|managers?|"
+    r"consultants?|someone(\s+from\s+(our|the)\s+team)?|our\s+team|team)"
 )
 _HANDOVER = re.compile(
-    rf"\b((hand|pass|send|refer|escalate)\s+(this|it|you)\s+(over\s+|on\s+)?to|"
-    rf"(connect|put)\s+you\s+(through\s+)?(with|to))\s+{_PERSON}\b[^?]{{0,60}}\?",
+    rf"\b((hand|pass|send|refer|escalate)\s+(this|it|you|your\s+\w+)\s+(over\s+|on\s+)?to|"
+    rf"(connect|put)\s+you\s+(through\s+)?(with|to))\s+{_PERSON}\b[^?]{{0,60}}\?|"
+    rf"\b(ask|get|have)\s+{_PERSON}\s+to\s+(call|contact|ring|phone|email)\s+you\b[^?]{{0,60}}\?",
     re.IGNORECASE | re.DOTALL,
 )
 

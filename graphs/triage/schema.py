@@ -113,7 +113,9 @@ class TriageDecision:
         scores: Calibrated probability per persona label (nine, summing to 1).
         level: Escalation level 1-4.
         risk: Most likely risk category (``none`` when below the level-4 threshold).
-        risk_probability: Calibrated probability that the message needs a person (any risk).
+        risk_probability: Calibrated probability that the message needs a person (any risk):
+            :attr:`graphs.triage.model.Probabilities.person_score`, what level 4 is
+            thresholded on.
         act: Dialogue act of the message.
         act_confidence: Calibrated probability of ``act``.
         intents: Personas of the independent requests found in the message, in order

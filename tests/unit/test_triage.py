@@ -6,6 +6,7 @@ classifiers on a slice of the train split with a hashing embedder to check the f
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,22 @@ def test_a_closing_question_becomes_a_pending_offer() -> None:
     assert pending_from_reply("ruvo", "Done, the owners are notified.", 2) is None
 
 
+@pytest.mark.parametrize(
+    ("reply", "handover"),
+    [
+        ("Would you like me to pass this on to one of our team so they can call you?", True),
+        ("Would you like me to ask one of our consultants to contact you directly?", True),
+        ("Shall I pass your question to one of the team?", True),
+        ("Would you like me to send the segment to the team?", False),
+        ("Shall I ask the team to review the draft?", False),
+        ("Shall I pass it to Liora?", False),
+    ],
+)
+def test_hand_over_offers_to_one_of_the_team(reply: str, handover: bool) -> None:
+    pending = pending_from_reply("nyra", reply, 1)
+    assert pending is not None and (pending["kind"] == "handover") is handover
+
+
 def test_a_pending_offer_lives_one_turn() -> None:
     pending = {"kind": "offer", "persona": "ruvo", "turn": 2}
     assert live_pending({"pending": pending, "turn": 2}) == pending
@@ -137,7 +154,11 @@ def probs(
     rest = (1 - p) / (len(PERSONA_LABELS) - 1)
     return Probabilities(
         persona={k: (p if k == persona else rest) for k in PERSONA_LABELS},
-        risk={k: (0.9 if k == risk else 0.1 / 9) for k in RISKS},
+        # The risk head agrees with the person head: P(none) = 1 - person, so the averaged
+        # person_score equals ``person`` (a named risk takes the rest).
+        risk={k: (1 - person if k == "none" else person if k == risk else 0.0) for k in RISKS}
+        if risk != "none"
+        else {k: (1.0 if k == "none" else 0.0) for k in RISKS},
         act={k: (0.9 if k == act else 0.02) for k in ACTS},
         level=level or {"1": 0.9, "2": 0.04, "3": 0.03, "4": 0.03},
         multi=multi,
@@ -146,10 +167,28 @@ def probs(
 
 
 def test_level_4_from_the_person_probability_at_the_dev_threshold() -> None:
-    high = derive_level(probs(person=RISK_THRESHOLD, risk="medical"), intents=1)
+    # (1e-9: person_score is a mean of two floats, RISK_THRESHOLD itself may round below.)
+    high = derive_level(probs(person=RISK_THRESHOLD + 1e-9, risk="medical"), intents=1)
     assert high.level == Level.HUMAN and high.risk == "medical"
     low = derive_level(probs(person=RISK_THRESHOLD - 0.01, risk="medical"), intents=1)
     assert low.level == Level.SINGLE
+
+
+def test_person_score_averages_the_person_and_risk_heads() -> None:
+    risk = {**{k: 0.0 for k in RISKS}, "none": 0.3, "vip": 0.7}
+    p = replace(probs(), needs_person=0.3, risk=risk)
+    assert p.person_score == pytest.approx((0.3 + 0.7) / 2)
+    # The person head alone is under the threshold; the risk head lifts the turn to level 4.
+    assert p.needs_person < RISK_THRESHOLD <= p.person_score
+    assert derive_level(p, intents=1).level == Level.HUMAN
+
+
+def test_level_4_is_decided_before_incidents_and_multi_intent() -> None:
+    incident = {"1": 0.05, "2": 0.05, "3": 0.85, "4": 0.05}
+    both = derive_level(probs(person=0.9, risk="safety", level=incident), intents=3)
+    assert both.level == Level.HUMAN and both.risk == "safety"
+    below = derive_level(probs(person=RISK_THRESHOLD / 2, risk="safety", level=incident), intents=3)
+    assert below.level == Level.NETWORK
 
 
 def test_a_rule_wins_and_answers_to_offers_ignore_the_text_model() -> None:

@@ -194,11 +194,8 @@ def test_train_and_dev_rebuild_from_sources(tmp_path: Path) -> None:
         assert spec is not None and spec.loader is not None
         build = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(build)
-        from compose import compose
-
-        train = [i for f in sorted((HERE / "src").glob("train-*.txt")) for i in build.parse(f)]
-        train += compose(train)
-        dev = [i for f in sorted((HERE / "src").glob("dev-*.txt")) for i in build.parse(f)]
+        train = build.build_train()
+        dev = build.build_dev()
     finally:
         sys.path.remove(str(HERE))
         sys.modules.pop("compose", None)

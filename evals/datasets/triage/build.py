@@ -4,8 +4,9 @@ The sources in ``src/`` are written in a compact line format (see README.md, "So
 a header line ``# key=val ...`` sets the labels of the lines under it, an item line may
 override them in a ``{key=val ...}`` prefix, and ``> agent: text`` lines give the assistant
 turns that precede the next item. ``compose.py`` adds the composed part of train (pass
-``train-b``). The test split is not built here: it was written by hand in its own pass and
-is frozen (see ``test.sha256``).
+``train-b``); the sources ``src/pass3-*.txt`` (pass ``train-c``, written after train-a/b in
+the styles they lacked) are appended after it. The test split is not built here: it was
+written by hand in its own pass and is frozen (see ``test.sha256``).
 
 Usage:
     python evals/datasets/triage/build.py
@@ -147,15 +148,29 @@ def write(path: Path, items: list[dict[str, Any]], prefix: str) -> None:
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
-def main() -> None:
-    """Build train.jsonl (hand-written plus composed) and dev.jsonl."""
+def build_train() -> list[dict[str, Any]]:
+    """The train items in file order: ``train-a``, the composed ``train-b``, then ``train-c``.
+
+    ``train-c`` comes last and is not given to :func:`compose.compose`, so adding it left the
+    earlier items (and their ids) unchanged.
+    """
     from compose import compose  # sibling script; this folder is not a package
 
     train = [i for f in sorted((HERE / "src").glob("train-*.txt")) for i in parse(f)]
     train += compose(train)
-    dev = [i for f in sorted((HERE / "src").glob("dev-*.txt")) for i in parse(f)]
-    write(HERE / "train.jsonl", train, "tr")
-    write(HERE / "dev.jsonl", dev, "dv")
+    train += [i for f in sorted((HERE / "src").glob("pass3-*.txt")) for i in parse(f)]
+    return train
+
+
+def build_dev() -> list[dict[str, Any]]:
+    """The dev items (pass ``dev-a``) in file order."""
+    return [i for f in sorted((HERE / "src").glob("dev-*.txt")) for i in parse(f)]
+
+
+def main() -> None:
+    """Build train.jsonl (hand-written, composed, then pass train-c) and dev.jsonl."""
+    write(HERE / "train.jsonl", build_train(), "tr")
+    write(HERE / "dev.jsonl", build_dev(), "dv")
 
 
 if __name__ == "__main__":
