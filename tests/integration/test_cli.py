@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli.main import app
+from evals.cli.main import app
 
 pytestmark = pytest.mark.integration
 
