@@ -32,8 +32,3 @@ class GraphDeps:
     retriever: Any = None
     model: Any = None
     step_budget: int = 8
-
-    @property
-    def offline(self) -> bool:
-        """True when no language model is configured."""
-        return self.model is None
