@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from graphs.core.settings import Settings
 from graphs.workflows.engine import WorkflowEngine
 
-if TYPE_CHECKING:
-    from graphs.playbooks.offers import PlaybookOffers
+
+class MadeOffer(Protocol):
+    """An offer appended to a staff reply (:class:`graphs.playbooks.offers.Offer`)."""
+
+    @property
+    def text(self) -> str:
+        """The sentence appended to the reply."""
+        ...
+
+    @property
+    def pending(self) -> dict[str, Any] | None:
+        """The thread's pending item, or None when the offer cannot be accepted by a yes."""
+        ...
+
+
+class PlaybookOffering(Protocol):
+    """What the turn needs of the playbook-offer collaborator.
+
+    Implemented by :class:`graphs.playbooks.offers.PlaybookOffers`; a Protocol here so the
+    graph's dependencies stay below the playbooks package in the import layers.
+
+    Attributes:
+        runner: The playbook runner a yes starts runs with (the API swaps in its own, so runs
+            started from chat get its metrics, webhooks and SSE); None: runs cannot start.
+    """
+
+    runner: Any
+
+    def wanted(self, audience: str, values: Mapping[str, Any]) -> bool:
+        """Whether the finished turn of ``values`` for ``audience`` may get an offer."""
+        ...
+
+    async def safe_offer(self, message: str, values: Mapping[str, Any]) -> MadeOffer | None:
+        """The offer for ``message`` if a playbook fits; None otherwise or on failure."""
+        ...
+
+    async def start(self, offer: Mapping[str, Any], *, thread_id: str, turn: int) -> str:
+        """Start an accepted offer; Grace's reply naming the run."""
+        ...
+
+    async def close(self, timeout_s: float = 10.0) -> int:
+        """Stop runs started from chat within ``timeout_s`` seconds; how many were cut."""
+        ...
 
 
 @dataclass
@@ -37,9 +79,4 @@ class GraphDeps:
     retriever: Any = None
     model: Any = None
     step_budget: int = 8
-    playbooks: PlaybookOffers | None = None
-
-    @property
-    def offline(self) -> bool:
-        """True when no language model is configured."""
-        return self.model is None
+    playbooks: PlaybookOffering | None = None

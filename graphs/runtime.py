@@ -28,9 +28,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
+from graphs.bus_events import events_from_turn
 from graphs.checkpointer import PooledPostgresSaver, open_checkpoint_pool
 from graphs.core.database import Database
-from graphs.core.events import EventBus, escalation_resolved, events_from_turn, get_event_bus
+from graphs.core.events import EventBus, escalation_resolved, get_event_bus
 from graphs.core.settings import Settings, get_settings
 from graphs.deps import GraphDeps
 from graphs.escalation_store import EscalationRecord, EscalationRepository
@@ -573,7 +574,7 @@ class GraceRuntime:
             escalation=escalation,
         )
         if publish and self.bus is not None:  # dashboards follow transitions, escalations live
-            for event in events_from_turn(result.to_dict()):
+            for event in events_from_turn(result):
                 await self.bus.publish(event)
         return result
 

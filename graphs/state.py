@@ -84,7 +84,6 @@ class GraceState(TypedDict, total=False):
         requested_persona: Set by ``--agent``/``agent=``: talk to this persona directly.
         audience: Who is talking: ``client`` (tools reach only this conversation's cases) or
             ``staff`` (any case). Set by the caller on every turn.
-        personas: Personas scheduled for this turn (first = lead).
         level: Escalation level of this turn (1-4).
         reasons: Why the level is what it is.
         route: The routing decision, as a dict (persona, confidence, scores...).
@@ -113,7 +112,6 @@ class GraceState(TypedDict, total=False):
     current_persona: str | None
     requested_persona: str | None
     audience: str
-    personas: list[str]
     level: int
     reasons: list[str]
     route: dict[str, Any]

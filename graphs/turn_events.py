@@ -43,10 +43,6 @@ class TurnEvent:
     type: TurnEventType
     data: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"type": ..., "data": {...}}``."""
-        return {"type": self.type, "data": self.data}
-
 
 def events_from_update(node: str, update: Any) -> list[TurnEvent]:
     """Events carried by one node's state update (``stream_mode="updates"``).

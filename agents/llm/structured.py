@@ -21,10 +21,12 @@ PersonaName = Literal["nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi",
 #: The eight persona subgraphs Grace routes to, in registry order.
 PERSONA_NAMES: tuple[str, ...] = get_args(PersonaName)
 
-#: System prompt of the routing call; ``{business_name}`` and ``{personas_summary}`` are filled.
-ROUTING_INSTRUCTIONS = """\
-You are Grace, the supervisor of the {business_name} assistants (an art gallery, a wellness \
-center and a consultancy). Decide who handles the client's message below.
+#: The routing call's task, after Grace's own prompt (``prompts/grace.md``); ``{personas_summary}``
+#: is filled per call.
+ROUTING_TASK = """\
+## This call
+Decide who handles the client's message below. Here you have one tool, RoutingChoice: call it \
+instead of answering the client.
 
 Personas:
 {personas_summary}
@@ -36,6 +38,21 @@ Answer by calling the RoutingChoice tool:
 personal data, a payment dispute, a health or safety concern, a complaint from a major client, \
 a dispute between parties, or an approval only staff may give.
 - reason: one short sentence explaining the choice."""
+
+
+def routing_instructions() -> str:
+    """System prompt template of the routing call: Grace's prompt file, then :data:`ROUTING_TASK`.
+
+    The prompt file is the versioned ``prompts/grace.md`` (:func:`agents.prompts.load_prompt`,
+    read once per process). ``{business_name}`` and ``{personas_summary}`` are left in place
+    for :func:`route_with_llm` to fill.
+
+    Raises:
+        PromptError: ``prompts/grace.md`` is missing or has no version line (a broken install).
+    """
+    from agents.prompts import load_prompt
+
+    return f"{load_prompt('grace').text.rstrip()}\n\n{ROUTING_TASK}"
 
 
 class RoutingChoice(BaseModel):
@@ -91,8 +108,9 @@ async def route_with_llm(
         message: The client's message.
         personas_summary: One line per persona (name, role, what it handles).
         business_name: Filled into the instructions.
-        instructions: A replacement for :data:`ROUTING_INSTRUCTIONS` (e.g. Grace's prompt file);
-            ``{business_name}`` and ``{personas_summary}`` placeholders are filled when present.
+        instructions: A replacement for :func:`routing_instructions` (Grace's prompt file and
+            the routing task); ``{business_name}`` and ``{personas_summary}`` placeholders are
+            filled when present.
 
     Returns:
         The validated choice; ``secondary`` never repeats ``persona`` or itself.
@@ -104,7 +122,7 @@ async def route_with_llm(
     from langchain_core.exceptions import OutputParserException
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    template = ROUTING_INSTRUCTIONS if instructions is None else instructions
+    template = routing_instructions() if instructions is None else instructions
     system = template.replace("{business_name}", business_name).replace(
         "{personas_summary}", personas_summary.strip()
     )

@@ -15,13 +15,5 @@ class KeyNotFoundError(SecurityError):
     """No API key has the given id or prefix."""
 
 
-class AmbiguousKeyError(SecurityError):
-    """A prefix given to revoke matches more than one key (cannot happen with full prefixes)."""
-
-
-class KeyAlreadyRevokedError(SecurityError):
-    """The API key was already revoked."""
-
-
 class InvalidKeyNameError(SecurityError):
     """An API key name is empty or too long."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from api.cli.console import console, handle_errors, print_json
@@ -22,7 +23,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 @app.command()
 @handle_errors
 def status(as_json: JsonOpt = False) -> None:
-    """Show where data lives, whether the server runs, and the migration level."""
+    """Show where data lives, whether the server runs, the migration level and the LLM."""
+    from agents.llm.providers import provider_info
+
     settings = get_settings()
     target = resolve_target(settings)
     current = migrate.current_revision(target.url)
@@ -42,12 +45,16 @@ def status(as_json: JsonOpt = False) -> None:
             pid=st.pid,
             socket_dir=str(st.socket_dir) if st.socket_dir else None,
         )
+    llm = provider_info(settings)  # never raises, never shows a key
     if as_json:
-        print_json(info)
+        print_json({**info, "language_model": llm})
         return
     table = Table(show_header=False, box=None)
     for key, value in info.items():
         table.add_row(f"[bold]{key.replace('_', ' ')}[/]", str(value))
+    table.add_row("[bold]language model[/]", escape(str(llm["label"])))
+    if "error" in llm:
+        table.add_row("[bold]language model error[/]", escape(str(llm["error"])))
     console.print(table)
     if current != head:
         console.print("[yellow]Run `grace db upgrade` to apply pending migrations.[/]")

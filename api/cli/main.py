@@ -1,4 +1,9 @@
-"""Entry point of the ``grace`` command."""
+"""The product commands of the ``grace`` CLI.
+
+The installed ``grace`` entry point is :func:`evals.cli.main.main`, which adds the ``eval`` and
+``bench`` groups to this :data:`app`: the product never imports ``evals`` (see
+``.importlinter``), so those two groups live with the code they drive.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import bench, chat, db, demo, knowledge, playbooks, workflows
-from api.cli import eval as eval_cli
+from api.cli import chat, db, demo, knowledge, playbooks, workflows
 from api.cli import keys as keys_cli
 from api.cli import serve as serve_cli
 from api.cli import worker as worker_cli
@@ -36,8 +40,6 @@ app.add_typer(knowledge.app, name="knowledge")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(playbooks.app, name="playbooks")
 app.add_typer(db.app, name="db")
-app.add_typer(bench.app, name="bench")
-app.add_typer(eval_cli.app, name="eval")
 app.command("serve")(serve_cli.serve)
 app.add_typer(keys_cli.app, name="keys")
 app.command("worker")(worker_cli.worker)
@@ -63,7 +65,7 @@ def _root(
 
 
 def main() -> None:
-    """Run the ``grace`` CLI.
+    """Run :data:`app` (the product commands; ``grace`` itself is :func:`evals.cli.main.main`).
 
     SIGTERM exits normally (exit code 143), so the embedded database server is released
     (and stopped after the last process, unless ``GRACE_EMBEDDED_KEEP_RUNNING``).

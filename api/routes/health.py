@@ -46,6 +46,7 @@ class Readiness(BaseModel):
                         "database": {"ok": True},
                         "redis": {"ok": True, "configured": False},
                         "embedder": {"ok": True, "model": "sentence-transformers/all-MiniLM-L6-v2"},
+                        "llm": {"ok": True, "provider": "offline", "model": None},
                     },
                 }
             ]
@@ -83,6 +84,13 @@ async def _embedder(request: Request) -> dict[str, Any]:
             **({} if loaded else {"error": "model still loading"})}  # fmt: skip
 
 
+async def _language_model(request: Request) -> dict[str, Any]:
+    from agents.llm.providers import provider_info
+
+    info = provider_info(request.app.state.settings)  # never raises, never shows a key
+    return {"ok": "error" not in info, **info}
+
+
 async def _probe(name: str, check: Any, request: Request) -> tuple[str, dict[str, Any]]:
     try:
         return name, await asyncio.wait_for(check(request), PROBE_TIMEOUT_S)
@@ -97,10 +105,17 @@ async def _probe(name: str, check: Any, request: Request) -> tuple[str, dict[str
 async def readyz(request: Request) -> Readiness:
     """200 when every dependency is ready, else a 503 problem naming the failed checks.
 
-    Ready means: the database answers, Redis answers (when configured) and the embedder is
-    loaded. The problem's ``checks`` member holds every probe's result.
+    Ready means: the database answers, Redis answers (when configured), the embedder is
+    loaded and the language-model settings are valid (``llm``: which provider and model answer,
+    ``offline`` without one; :func:`agents.llm.providers.provider_info`). The problem's
+    ``checks`` member holds every probe's result.
     """
-    probes = {"database": _database, "redis": _redis, "embedder": _embedder}
+    probes = {
+        "database": _database,
+        "redis": _redis,
+        "embedder": _embedder,
+        "llm": _language_model,
+    }
     checks = dict(await asyncio.gather(*(_probe(n, c, request) for n, c in probes.items())))
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:

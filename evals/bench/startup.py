@@ -67,7 +67,7 @@ def grace_command() -> list[str]:
     script = Path(sys.executable).with_name("grace")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from api.cli.main import main; main()"]
+    return [sys.executable, "-c", "from evals.cli.main import main; main()"]
 
 
 def _exited(proc: subprocess.Popen[bytes]) -> bool:

@@ -1,8 +1,9 @@
 """Routing: does each message reach the right persona?
 
-Offline the system under test is the runtime's first-stage router (``LocalRouter``: the same
-object the supervisor uses); with a provider configured it is the whole triage of a real turn
-(``GraceRuntime.ask``), where low-confidence and multi-intent turns go to the LLM router.
+Offline the system under test is the runtime's first-stage triage
+(:class:`graphs.triage.decide.Triage`: the same object the supervisor uses); with a provider
+configured it is the whole triage of a real turn (``GraceRuntime.ask``), where low-confidence
+and multi-intent turns go to the LLM router.
 
 Figures: ``accuracy`` (lenient: ``expected`` or an ``acceptable`` alternate), ``strict_accuracy``
 (``expected`` only), ``macro_f1`` over the eight personas (lenient: a prediction that is an

@@ -249,24 +249,6 @@ def get_event_bus(settings: Settings) -> EventBus:
     return bus
 
 
-def events_from_turn(turn: dict[str, Any]) -> list[Event]:
-    """The events one turn produced (``TurnResult.to_dict()``), ready to publish.
-
-    Each applied action becomes ``transition.applied``, each refusal ``transition.refused``,
-    and a pending escalation ``escalation.created``. Every event carries ``thread_id`` and
-    ``turn``; the action / refusal / escalation dict itself is copied into ``data``.
-    """
-    base = {"thread_id": turn.get("thread_id"), "turn": turn.get("turn")}
-    out = [Event(type="transition.applied", data={**base, **a}) for a in turn.get("actions") or []]
-    out += [
-        Event(type="transition.refused", data={**base, **r}) for r in turn.get("refusals") or []
-    ]
-    escalation = turn.get("escalation")
-    if escalation:
-        out.append(Event(type="escalation.created", data={**base, **escalation}))
-    return out
-
-
 def escalation_resolved(escalation: dict[str, Any]) -> Event:
     """The ``escalation.resolved`` event for a decided escalation (its ``to_dict()``)."""
     return Event(type="escalation.resolved", data=dict(escalation))

@@ -74,19 +74,6 @@ async def close_redis() -> None:
         sync_client.close()
 
 
-async def ping_redis(settings: Settings) -> bool:
-    """True when Redis is configured and answers ``PING`` (for ``/readyz``); never raises."""
-    from redis.exceptions import RedisError
-
-    client = get_redis(settings)
-    if client is None:
-        return False
-    try:
-        return bool(await client.ping())
-    except (RedisError, OSError):
-        return False
-
-
 def get_sync_redis(settings: Settings) -> SyncRedis | None:
     """A blocking Redis client for code that runs in threads (embedders); None when unset.
 

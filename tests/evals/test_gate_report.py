@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli.main import app
+from evals.cli.main import app
 from evals.gate import Threshold, ThresholdsError, check, compare, load_thresholds
 from evals.report import EvalReport
 from evals.suites.base import CaseFailure, SuiteResult

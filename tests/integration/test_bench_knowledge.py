@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from api.cli.main import app
+from evals.cli.main import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli.main import app
+from evals.cli.main import app
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +89,8 @@ def test_bad_input_gives_clear_errors(cli_env: str) -> None:
 def test_db_status_and_upgrade(cli_env: str) -> None:
     status = json.loads(_ok("db", "status", "--json"))
     assert status["up_to_date"] is True and status["embedded"] is False
+    assert status["language_model"]["provider"] == "offline"
+    assert "language model" in _ok("db", "status") and "offline" in _ok("db", "status")
     assert "Already at the latest migration" in _ok("db", "upgrade")
 
 

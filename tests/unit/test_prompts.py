@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from agents.llm.structured import RoutingChoice, route_with_llm
 from agents.prompts import (
     Prompt,
     PromptNotFoundError,
@@ -11,6 +12,7 @@ from agents.prompts import (
     parse_prompt,
 )
 from agents.registry import ALL_NAMES
+from tests.fakes.chat import ScriptedChatModel
 
 
 @pytest.mark.parametrize("name", ALL_NAMES)
@@ -67,3 +69,15 @@ def test_parse_accepts_a_byte_order_mark_and_spacing() -> None:
 def test_missing_or_bad_version_is_a_typed_error(source: str) -> None:
     with pytest.raises(PromptVersionError, match="version"):
         parse_prompt("demo", source)
+
+
+async def test_llm_routing_call_sends_graces_prompt_file_then_the_task() -> None:
+    fake = ScriptedChatModel([RoutingChoice(persona="solari", reason="a booking")])
+    choice = await route_with_llm(fake, "book", "- solari: bookings", business_name="Maple & Moss")
+    assert choice.persona == "solari"
+    system, human = fake.calls[0].messages
+    grace = load_prompt("grace").render(business_name="Maple & Moss").rstrip()
+    assert system.type == "system" and system.text.startswith(grace)
+    task = system.text.removeprefix(grace)
+    assert "- solari: bookings" in task and "RoutingChoice" in task and "escalate_to_human" in task
+    assert "{" not in system.text and human.text == "book"

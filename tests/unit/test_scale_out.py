@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
 import pytest
 from typer.testing import CliRunner
 
-from api.cli.main import app
 from api.worker import INGEST_FUNCTION, MAX_BACKOFF_S, backoff_s, worker_options
-from graphs.core.events import escalation_resolved, events_from_turn
+from evals.cli.main import app
+from graphs.bus_events import events_from_turn
+from graphs.core.events import escalation_resolved
 from graphs.core.settings import Settings
+from graphs.escalation_store import EscalationRecord
+from graphs.runtime import TurnResult
 
 runner = CliRunner()
 
@@ -28,14 +35,28 @@ def test_worker_options_allow_one_try_more_for_dead_lettering() -> None:
         worker_options(Settings())
 
 
-def test_events_from_turn() -> None:
-    turn = {
-        "thread_id": "t1",
-        "turn": 2,
-        "actions": [{"workflow_id": "WF-X", "event": "go", "to_state": "b"}],
-        "refusals": [{"event": "stop", "reason": "not owner"}],
-        "escalation": {"id": "e1", "level": 4},
-    }
+def _escalation(**changes: Any) -> EscalationRecord:
+    fields: dict[str, Any] = {
+        "id": UUID(int=1), "thread_id": "t1", "turn": 2, "interrupt_id": "i1", "kind": "handoff",
+        "level": 4, "persona": None, "workflow_id": None, "instance_id": None, "event": None,
+        "reasons": ["legal"], "summary": "needs a person", "status": "pending",
+        "decided_by": None, "note": None, "created_at": datetime(2026, 1, 2, tzinfo=UTC),
+        "resolved_at": None,
+    }  # fmt: skip
+    return EscalationRecord(**{**fields, **changes})
+
+
+def test_events_from_turn_reads_the_typed_result() -> None:
+    turn = TurnResult(
+        thread_id="t1",
+        turn=2,
+        reply="",
+        persona=None,
+        level=4,
+        actions=[{"workflow_id": "WF-X", "event": "go", "to_state": "b"}],
+        refusals=[{"event": "stop", "reason": "not owner"}],
+        escalation=_escalation(),
+    )
     events = events_from_turn(turn)
     assert [e.type for e in events] == [
         "transition.applied",
@@ -44,9 +65,14 @@ def test_events_from_turn() -> None:
     ]
     assert events[0].data == {"thread_id": "t1", "turn": 2, "workflow_id": "WF-X",
                               "event": "go", "to_state": "b"}  # fmt: skip
-    assert events[2].data["id"] == "e1"
-    assert events_from_turn({"thread_id": "t", "turn": 1}) == []
-    assert escalation_resolved({"id": "e1", "status": "approved"}).type == "escalation.resolved"
+    assert events[1].data["reason"] == "not owner"
+    created = events[2].data
+    assert created["id"] == str(UUID(int=1)) and created["summary"] == "needs a person"
+    assert created["created_at"] == "2026-01-02T00:00:00+00:00"
+    quiet = TurnResult(thread_id="t", turn=1, reply="hi", persona="grace", level=1)
+    assert events_from_turn(quiet) == []
+    resolved = escalation_resolved(_escalation(status="approved").to_dict())
+    assert resolved.type == "escalation.resolved" and resolved.data["status"] == "approved"
 
 
 @pytest.mark.parametrize("command", [["worker"], ["bench", "scale"]])

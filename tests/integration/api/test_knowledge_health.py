@@ -77,6 +77,8 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["checks"]["database"]["ok"] is True
     assert r.json()["checks"]["redis"] == {"ok": True, "configured": False}
+    llm = r.json()["checks"]["llm"]
+    assert llm["ok"] is True and llm["provider"] == "offline" and llm["model"] is None
 
     app = app_of(client)
     real = app.state.db

@@ -1,0 +1,1 @@
+"""Playbooks: named, versioned automations across personas and workflows."""
