@@ -142,16 +142,19 @@ def _resolve(entry: str, sources: Sequence[Source]) -> list[Source]:
 
     The entry names a logical source (``collection:relative/path``, never the server path:
     :mod:`knowledge.citations`), so a passage matches when its stored source is shown as it
-    (same logical form) and its section is one of the label's levels.
+    (same logical form) and its section is one of the label's levels (the title's level
+    included: a passage above a document's first heading has the title as its section).
     """
     if not entry:
         return []
+    label = entry.rsplit(" (", 1)[0]
+    levels = {level.strip() for level in label.split(LABEL_SEPARATOR.strip())}
     out = []
     for s in sources:
         shown = logical_source(s.source, "", "", ()) if s.source else ""
         if shown and not re.search(rf"[(:/]{re.escape(shown)}\)$", entry):
             continue
-        if s.section and f"{LABEL_SEPARATOR}{s.section}" not in entry:
+        if s.section and s.section.strip() not in levels:
             continue
         out.append(s)
     return out

@@ -113,7 +113,7 @@ def score(runs: list[Evaluated[RetrievalCase, Answer]]) -> SuiteResult:
             if missing:
                 problems.append(f"missing facts: {missing}")
             if v.uncited:
-                problems.append(f"{len(v.uncited)} uncited claim(s)")
+                problems.append(f"{len(v.uncited)} uncited: {v.uncited[0][:160]}")
             if v.unsupported:
                 problems.append(f"{len(v.unsupported)} unsupported: {v.unsupported[0][:80]}")
         else:

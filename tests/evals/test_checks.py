@@ -56,6 +56,20 @@ def test_uncited_and_unsupported_claims_are_caught() -> None:
     assert not check(reply, [Source("handbook/other.md", "Deposits", TEXT)]).faithful
 
 
+def test_a_passage_above_the_first_heading_resolves_by_its_title() -> None:
+    # The chunk before a document's first ## heading has the title as its section, and the
+    # label then shows the title alone ("Booking (handbook:booking.md)").
+    text = "Booking opens online. A deposit of 30% of the session price is taken at booking."
+    cite = Citation("d1", "Booking", "Booking", "handbook/booking.md", 7, 0.8)
+    reply = compose_grounded_reply(
+        persona_display="Atlas",
+        message="How much is the deposit?",
+        passages=[Passage(text, cite, 0.8, 0.8, "handbook", ("Booking",))],
+    )
+    assert check(reply, [Source("handbook/booking.md", "Booking", text)]).faithful
+    assert not check(reply, [Source("handbook/booking.md", "Deposits", text)]).faithful
+
+
 def test_i_dont_know_is_an_abstention_without_claims() -> None:
     reply = compose_grounded_reply(persona_display="Atlas", message="parking?", passages=[])
     verdict = check(reply, [])
