@@ -243,13 +243,24 @@ def _workflow_reads(ids: Sequence[str]) -> Request:
 
 
 def _chat_offline(run: str) -> Request:
+    """Offline-runtime turns; a thread the real triage handed to a person is not written again.
+
+    A level-4 turn pauses its thread until a person decides (later messages answer 409
+    ``thread-waiting-for-person``, as they should), so that user goes on in a new thread.
+    """
+    paused: dict[int, int] = {}  # user -> turn index from which a new thread starts
+
     async def call(client: httpx.AsyncClient, user: int, k: int) -> httpx.Response:
-        thread = f"bench-off-{run}-{user}-{k // _TURNS_PER_THREAD}"
+        start = paused.get(user, 0)
+        thread = f"bench-off-{run}-{user}-{start}-{(k - start) // _TURNS_PER_THREAD}"
         if k % 2:
             message = f"Can I move my booking to Friday? ({k})"
         else:
             message = _QUESTIONS[(user + k) % len(_QUESTIONS)]
-        return await client.post("/v1/chat", json={"message": message, "thread_id": thread})
+        response = await client.post("/v1/chat", json={"message": message, "thread_id": thread})
+        if response.is_success and response.json().get("level") == 4:
+            paused[user] = k + 1
+        return response
 
     return call
 
