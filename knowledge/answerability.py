@@ -36,6 +36,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from knowledge.terms import STOPWORDS
+
 #: The shipped model (``python -m evals.fit_answerability`` writes it).
 MODEL_PATH = Path(__file__).with_name("answerability.json")
 
@@ -49,18 +51,6 @@ FEATURE_DEPTH = 10
 OVERLAP_DEPTH = 5
 
 _WORD = re.compile(r"[a-z0-9]+")
-
-#: Words that carry no topic (question words, auxiliaries, pronouns, function words).
-_STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being below
-    between both but by can could did do does doing done down during each either else ever for
-    from further get got had has have having he her here hers him his how i if in into is it its
-    just know let like may me might more most much must my need no nor not now of off on once
-    one only or other our ours out over own please same she should so some such tell than that
-    the their theirs them then there these they this those through to too under until up upon
-    us very want was we were what when where whether which while who whom whose why will with
-    would yes yet you your yours""".split()  # noqa: SIM905
-)
 
 
 class AnswerabilityError(ValueError):
@@ -94,7 +84,7 @@ def content_terms(text: str) -> set[str]:
     """
     out: set[str] = set()
     for w in _WORD.findall(text.lower()):
-        if w in _STOPWORDS or len(w) < 2:
+        if w in STOPWORDS or len(w) < 2:
             continue
         if len(w) > 4 and w.endswith("ies"):
             w = w[:-3] + "y"

@@ -17,6 +17,7 @@ from pathlib import Path
 from knowledge.chunking.structured import render_block
 from knowledge.citations import present_citation
 from knowledge.retriever import Passage
+from knowledge.terms import STOPWORDS
 
 #: First line of every offline reply.
 OFFLINE_LABEL = (
@@ -24,17 +25,6 @@ OFFLINE_LABEL = (
     "knowledge base and the actions taken)_"
 )
 
-#: Words that carry no topic: question words, auxiliaries, pronouns, common function words.
-STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being below
-    between both but by can could did do does doing done down during each either else ever for
-    from further get got had has have having he her here hers him his how i if in into is it its
-    just know let like may me might more most much must my need no nor not now of off on once
-    one only or other our ours out over own please same she should so some such tell than that
-    the their theirs them then there these they this those through to too under until up upon
-    us very want was we were what when where whether which while who whom whose why will with
-    would yes yet you your yours""".split()  # noqa: SIM905
-)
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
