@@ -58,11 +58,12 @@ def render_turn(turn: Any) -> None:
         )
     for r in turn.refusals:
         console.print(f"  [red]✗ {r['event']}[/] ({r['code']}): {r['message']}")
-    seen: set[int] = set()
+    seen: set[tuple[str, str]] = set()
     for c in shown_citations(turn.citations):
-        if c["chunk_id"] in seen:
+        key = (c["label"], c["source"])  # several chunks of one section read the same
+        if key in seen:
             continue
-        seen.add(c["chunk_id"])
+        seen.add(key)
         console.print(f"  [cyan]source[/] {c['label']} [dim]{c['source']}[/]")
 
 
