@@ -282,7 +282,7 @@ def _worker() -> None:
     """One arq worker, one job at a time, that announces itself once its model is loaded."""
     from arq.worker import Worker
 
-    from api.worker import startup, worker_options
+    from knowledge.worker import startup, worker_options
     from graphs.core.settings import get_settings
 
     settings = get_settings()

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from api.cli.main import app as cli
-from api.worker import worker_options
+from knowledge.worker import worker_options
 from graphs.core.database import Database
 from graphs.core.events import RedisEventBus
 from graphs.core.settings import Settings, get_settings

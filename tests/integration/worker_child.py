@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from arq.worker import Worker
 
-from api.worker import worker_options
+from knowledge.worker import worker_options
 from graphs.core.settings import get_settings
 from knowledge.embedding.base import Matrix
 from tests.contracts.embedder import HashingEmbedder
