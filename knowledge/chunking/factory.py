@@ -1,9 +1,10 @@
-"""Build a chunker by name (the ``--chunker`` option of ingestion)."""
+"""Build a chunker by name (the ``--chunker`` option of ingestion): one builder per name of
+:data:`knowledge.chunking.defaults.CHUNKER_NAMES`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from knowledge.chunking.base import Chunker
 from knowledge.chunking.defaults import (
@@ -48,7 +49,7 @@ def make_chunker(
         TypeError: An option the chunker does not accept.
     """
     key = name.strip().lower()
-    build = _BUILDERS.get(key)  # type: ignore[call-overload]
+    build = _BUILDERS.get(cast(ChunkerName, key))  # None for an unknown name
     if build is None:
         raise ValueError(f"unknown chunker {name!r}; valid names: {', '.join(CHUNKER_NAMES)}")
     return build(chunk_size, chunk_overlap, embedder, opts)
