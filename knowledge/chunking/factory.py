@@ -1,5 +1,7 @@
-"""Build a chunker by name (the ``--chunker`` option of ingestion): one builder per name of
-:data:`knowledge.chunking.defaults.CHUNKER_NAMES`."""
+"""Build a chunker by name (the ``--chunker`` option of ingestion).
+
+One builder per name of :data:`knowledge.chunking.defaults.CHUNKER_NAMES`.
+"""
 
 from __future__ import annotations
 
