@@ -170,11 +170,9 @@ class Ingestor:
         *,
         progress: ProgressFn | None = None,
     ) -> JobRecord:
-        """Create a job for ``paths`` (files or folders) and run it to the end, here.
+        """Create a job for ``paths`` (files or folders) and run it here, to the end.
 
-        A library shortcut (evals, the starter corpus, the demo): it publishes no job events
-        and invalidates no retrieval cache. ``grace ingest``, the API and webhooks go through
-        :func:`knowledge.queue.create_ingest_job` and :func:`knowledge.queue.enqueue_ingest`.
+        No job events, no cache invalidation: entry points use :mod:`knowledge.queue`.
         """
         from knowledge.queue import create_ingest_job
 
@@ -355,11 +353,7 @@ def job_params(options: IngestOptions) -> dict[str, Any]:
 
 
 def options_of(job: JobRecord) -> IngestOptions:
-    """The options a recorded job runs with (its columns and :func:`job_params`).
-
-    A row without chunk sizes in its ``params`` gets the shipped defaults
-    (:mod:`knowledge.chunking.defaults`).
-    """
+    """The options a recorded job runs with (its columns and :func:`job_params`; defaults)."""
     roots = job.params.get("roots")
     return IngestOptions(
         collection=job.collection,
