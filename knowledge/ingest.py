@@ -170,20 +170,15 @@ class Ingestor:
         *,
         progress: ProgressFn | None = None,
     ) -> JobRecord:
-        """Create a job for ``paths`` (files or folders) and run it to the end."""
-        options = options or IngestOptions()
-        job_id = await self.create_job(paths, options)
-        return await self.run_job(job_id, progress=progress)
+        """Create a job for ``paths`` (files or folders) and run it here, to the end.
 
-    async def create_job(self, paths: Sequence[str | Path], options: IngestOptions) -> UUID:
-        """Record a ``queued`` job (a worker or :meth:`run_job` executes it)."""
-        return await self.jobs.create(
-            paths=[str(Path(p).resolve()) for p in paths],
-            collection=options.collection,
-            chunker=options.chunker,
-            operator=options.operator,
-            params=job_params(options),
-        )
+        No job events, no cache invalidation: entry points use :mod:`knowledge.queue`.
+        """
+        from knowledge.queue import create_ingest_job
+
+        options = options or IngestOptions()
+        job_id = await create_ingest_job(self.db, paths, options)
+        return await self.run_job(job_id, progress=progress)
 
     async def run_job(self, job_id: UUID, *, progress: ProgressFn | None = None) -> JobRecord:
         """Run a queued job; per-file failures are recorded, a crash marks the job failed."""
@@ -358,13 +353,13 @@ def job_params(options: IngestOptions) -> dict[str, Any]:
 
 
 def options_of(job: JobRecord) -> IngestOptions:
-    """The options a recorded job runs with (its columns and :func:`job_params`)."""
+    """The options a recorded job runs with (its columns and :func:`job_params`; defaults)."""
     roots = job.params.get("roots")
     return IngestOptions(
         collection=job.collection,
         chunker=job.chunker,
-        chunk_size=int(job.params.get("chunk_size", 600)),
-        chunk_overlap=int(job.params.get("chunk_overlap", 100)),
+        chunk_size=int(job.params.get("chunk_size", DEFAULT_CHUNK_SIZE)),
+        chunk_overlap=int(job.params.get("chunk_overlap", DEFAULT_CHUNK_OVERLAP)),
         operator=job.operator,
         roots=tuple(str(r) for r in roots) if roots is not None else None,
         reactivate=job.params.get("reactivate") is True,

@@ -61,7 +61,11 @@ class JobRecord:
 
 
 class JobRepository:
-    """Create, update and read ingestion jobs."""
+    """Create, update and read ingestion jobs: every SQL statement on ``kb_ingest_jobs``.
+
+    Args:
+        db: The application database.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -119,6 +123,31 @@ class JobRepository:
         await self._exec(
             "UPDATE kb_ingest_jobs SET status = %s, error = %s, finished_at = now() WHERE id = %s",
             ("failed" if error else "done", error, job_id),
+        )
+
+    async def reset(self, job_id: UUID) -> None:
+        """Put a job back to ``queued`` with zeroed counters (before a run or a retry)."""
+        await self._exec(
+            "UPDATE kb_ingest_jobs SET status = 'queued', files_total = 0, files_done = 0,"
+            " files_skipped = 0, files_failed = 0, chunks_written = 0, errors = '[]'::jsonb,"
+            " error = NULL, started_at = NULL, finished_at = NULL WHERE id = %s",
+            (job_id,),
+        )
+
+    async def mark_retrying(self, job_id: UUID, error: str) -> None:
+        """A failed try that will be retried: the row goes back to ``queued`` with ``error``."""
+        await self._exec(
+            "UPDATE kb_ingest_jobs SET status = 'queued', error = %s, finished_at = NULL"
+            " WHERE id = %s",
+            (error, job_id),
+        )
+
+    async def mark_dead(self, job_id: UUID, *, tries: int, error: str) -> None:
+        """A job that exhausted its tries: ``failed``, the error saying it was dead-lettered."""
+        await self._exec(
+            "UPDATE kb_ingest_jobs SET status = 'failed', finished_at = now(),"
+            " error = %s WHERE id = %s",
+            (f"dead-lettered after {tries} tries: {error}", job_id),
         )
 
     async def get(self, job_id: UUID | str) -> JobRecord:

@@ -11,7 +11,12 @@ Statuses shown to people (:data:`QueueStatus`): ``queued`` (waiting, or waiting 
 ``running``, ``done``, ``failed`` and ``dead`` (tries exhausted: in the dead-letter list
 ``<queue_name>:dead``).
 
-Without Redis, :func:`enqueue_ingest` runs the job in-process exactly as before.
+One path for every entry point: ``grace ingest``, ``POST /v1/knowledge/ingest`` and
+``knowledge.ingest`` webhooks record the job with :func:`create_ingest_job` and run it with
+:func:`enqueue_ingest` — queued on Redis for ``grace worker`` (:mod:`knowledge.worker`), or,
+without Redis, in-process. Both runs go through :func:`run_ingest` and have the same side
+effects: counters reset, ``job.progress`` / ``job.finished`` events, retrieval-cache
+invalidation. The job SQL is :class:`knowledge.jobs.JobRepository`'s.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +36,7 @@ from graphs.core.events import Event, EventBus
 from knowledge.jobs import JobRecord, JobRepository
 
 if TYPE_CHECKING:
+    import psycopg
     from arq.connections import ArqRedis
 
     from graphs.core.database import Database
@@ -40,7 +46,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-#: Name of the arq function that runs an ingestion job (``api.worker``).
+#: Name of the arq function that runs an ingestion job (:mod:`knowledge.worker`).
 INGEST_FUNCTION = "ingest_job"
 #: Dead-letter entries kept per queue (oldest dropped beyond it).
 DEAD_LETTER_CAP = 1_000
@@ -70,12 +76,31 @@ def dead_letter_key(queue_name: str) -> str:
 
 
 async def create_ingest_job(
-    db: Database, paths: Sequence[str | Path], options: IngestOptions
+    db: Database,
+    paths: Sequence[str | Path],
+    options: IngestOptions,
+    *,
+    extra_params: Mapping[str, Any] | None = None,
+    conn: psycopg.AsyncConnection[Any] | None = None,
 ) -> UUID:
-    """Record a ``queued`` ingestion job (no model needed); paths are resolved here.
+    """Record a ``queued`` ingestion job: the one way every entry point creates a job.
 
-    The worker reads the same paths, so in a multi-host deployment they must be on a volume
-    every worker mounts at the same place.
+    ``grace ingest``, ``POST /v1/knowledge/ingest`` and ``knowledge.ingest`` webhooks all call
+    it; :func:`enqueue_ingest` then runs the job. No model is needed. The paths are resolved
+    here; the worker reads the same paths, so in a multi-host deployment they must be on a
+    volume every worker mounts at the same place.
+
+    Args:
+        db: The application database.
+        paths: Files or folders to ingest.
+        options: Collection, chunker settings, operator, roots, reactivation.
+        extra_params: Informational entries added to the job's ``params`` (e.g. the webhook
+            delivery); they never override the chunker settings of ``options``.
+        conn: Record the job inside this connection's transaction (a webhook's delivery
+            record); a pooled connection of its own otherwise.
+
+    Returns:
+        The new job's id.
     """
     from knowledge.ingest import job_params
 
@@ -84,7 +109,8 @@ async def create_ingest_job(
         collection=options.collection,
         chunker=options.chunker,
         operator=options.operator,
-        params=job_params(options),
+        params={**(extra_params or {}), **job_params(options)},
+        conn=conn,
     )
 
 
@@ -98,7 +124,11 @@ async def enqueue_ingest(
     pool: ArqRedis | None = None,
     fallback: bool = True,
 ) -> Enqueued:
-    """Queue job ``job_id`` for a worker, or run it here when Redis is not configured.
+    """Run job ``job_id``: the one runner of every entry point (CLI, API, webhooks).
+
+    With Redis configured the job is queued for a ``grace worker`` (:mod:`knowledge.worker`);
+    without, it runs here through :func:`run_ingest`, with the same side effects a worker's
+    run has (counters reset, ``job.progress``/``job.finished`` events, cache invalidation).
 
     With Redis configured but unreachable, the job runs here too (``fallback``; logged), so
     an ingest is never stranded in a queue nobody can read.
@@ -196,8 +226,9 @@ async def run_ingest(
     from knowledge.ingest import Ingestor
     from knowledge.retrieval_cache import invalidate_collection
 
-    job = await JobRepository(db).get(job_id)
-    await reset_job(db, job_id)
+    jobs = JobRepository(db)
+    job = await jobs.get(job_id)
+    await jobs.reset(job_id)
     pending: set[asyncio.Task[Any]] = set()
 
     def on_file(result: FileResult, done: int, total: int) -> None:
@@ -223,43 +254,26 @@ async def run_ingest(
     return record
 
 
-async def reset_job(db: Database, job_id: UUID) -> None:
-    """Put a job back to ``queued`` with zeroed counters (before a run or a retry)."""
-    async with db.connection() as conn:
-        await conn.execute(
-            "UPDATE kb_ingest_jobs SET status = 'queued', files_total = 0, files_done = 0,"
-            " files_skipped = 0, files_failed = 0, chunks_written = 0, errors = '[]'::jsonb,"
-            " error = NULL, started_at = NULL, finished_at = NULL WHERE id = %s",
-            (job_id,),
-        )
-
-
-async def mark_retrying(db: Database, job_id: UUID, error: str) -> None:
-    """A failed try that will be retried: the row goes back to ``queued`` with the error."""
-    async with db.connection() as conn:
-        await conn.execute(
-            "UPDATE kb_ingest_jobs SET status = 'queued', error = %s, finished_at = NULL"
-            " WHERE id = %s",
-            (error, job_id),
-        )
-
-
 async def mark_dead(
     settings: Settings, db: Database, redis: Any, job_id: UUID, *, tries: int, error: str
 ) -> None:
-    """Dead-letter a job: push it on ``<queue_name>:dead`` and mark its row ``failed``."""
+    """Dead-letter a job: push it on ``<queue_name>:dead`` and mark its row ``failed``.
+
+    Args:
+        settings: Uses ``queue_name``.
+        db: The application database.
+        redis: An asyncio Redis client (the worker's arq pool).
+        job_id: The ``kb_ingest_jobs`` id.
+        tries: Tries made.
+        error: The last try's error.
+    """
     entry = json.dumps({"job_id": str(job_id), "tries": tries, "error": error, "ts": time.time()})
     key = dead_letter_key(settings.queue_name)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lpush(key, entry)
         pipe.ltrim(key, 0, DEAD_LETTER_CAP - 1)
         await pipe.execute()
-    async with db.connection() as conn:
-        await conn.execute(
-            "UPDATE kb_ingest_jobs SET status = 'failed', finished_at = now(),"
-            " error = %s WHERE id = %s",
-            (f"dead-lettered after {tries} tries: {error}", job_id),
-        )
+    await JobRepository(db).mark_dead(job_id, tries=tries, error=error)
     log.error("job_dead_lettered", job_id=str(job_id), tries=tries, error=error)
 
 

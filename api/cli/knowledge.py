@@ -69,7 +69,7 @@ def ingest(
     follows it); without, it runs here. Exits with 1 when any file failed (the others are
     still ingested; see the job's errors).
     """
-    from knowledge.ingest import FileResult, IngestOptions, Ingestor
+    from knowledge.ingest import IngestOptions
 
     if chunker not in CHUNKER_NAMES:
         raise typer.BadParameter(
@@ -83,37 +83,9 @@ def ingest(
         operator=operator or _operator(),
         reactivate=reactivate,
     )
-
-    async def go() -> Any:
-        from knowledge.embedding.factory import get_default_embedder
-
-        settings = get_settings()
-        async with await Database.connect(settings) as db:
-            with err_console.status("Loading the embedding model…") if not as_json else _null():
-                embedder = get_default_embedder(settings)
-                getattr(embedder, "warmup", lambda: None)()
-            ingestor = Ingestor(db, embedder)
-            with Progress(
-                TextColumn("[bold]Ingesting[/]"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("{task.description}"),
-                console=err_console, disable=as_json,
-            ) as bar:  # fmt: skip
-                task = bar.add_task("", total=None)
-
-                def progress(result: FileResult, done: int, total: int) -> None:
-                    name = Path(result.source).name
-                    bar.update(task, completed=done, total=total, description=f"{name}")
-                    if result.outcome == "failed" and not as_json:
-                        bar.console.print(f"[red]✗[/] {result.source}: {result.error}")
-
-                return await ingestor.ingest(paths, options, progress=progress)
-
-    if get_settings().redis_url is not None:
-        job = run_async(lambda: _enqueue(paths, options, wait=wait, quiet=as_json))
-        if job is None:
-            return
-    else:
-        job = run_async(go)
+    job = run_async(lambda: _run(paths, options, wait=wait, quiet=as_json))
+    if job is None:  # queued for a worker, not followed
+        return
     if as_json:
         print_json(job.to_dict())
         raise typer.Exit(1 if job.files_failed or job.status == "failed" else 0)
@@ -129,14 +101,40 @@ def ingest(
         raise typer.Exit(1)
 
 
-async def _enqueue(paths: list[Path], options: Any, *, wait: bool, quiet: bool) -> Any:
-    """Queue an ingest for `grace worker`; with ``wait``, follow it and return the final row."""
+async def _run(paths: list[Path], options: Any, *, wait: bool, quiet: bool) -> Any:
+    """Record the job and run it the way the API and webhooks do (``knowledge.queue``).
+
+    With REDIS_URL the job is queued for `grace worker` (``wait``: followed to its end);
+    without it (or with Redis down) it runs here, with the same side effects as a worker's run.
+
+    Returns:
+        The finished job, or None when it was queued and not followed.
+    """
+    from knowledge.ingest import FileResult
     from knowledge.queue import create_ingest_job, enqueue_ingest, wait_for_job
 
     settings = get_settings()
     async with await Database.connect(settings) as db:
+        embedder = None
+        if settings.redis_url is None:  # the job runs here: load the model before recording it
+            from knowledge.embedding.factory import get_default_embedder
+
+            with err_console.status("Loading the embedding model…") if not quiet else _null():
+                embedder = get_default_embedder(settings)
+                getattr(embedder, "warmup", lambda: None)()
         job_id = await create_ingest_job(db, paths, options)
-        enqueued = await enqueue_ingest(settings, job_id, db=db)  # Redis down: runs here
+        # no bar for a queued job (a run here only when Redis is down)
+        with _bar("Ingesting", quiet or embedder is None) as bar:
+            task = bar.add_task("", total=None)
+
+            def progress(result: FileResult, done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, description=Path(result.source).name)
+                if result.outcome == "failed" and not quiet:
+                    bar.console.print(f"[red]✗[/] {result.source}: {result.error}")
+
+            enqueued = await enqueue_ingest(
+                settings, job_id, db=db, embedder=embedder, progress=progress
+            )
         if enqueued.record is not None:
             return enqueued.record
         if not wait:
@@ -148,11 +146,7 @@ async def _enqueue(paths: list[Path], options: Any, *, wait: bool, quiet: bool) 
                     f"`grace worker` runs it. Follow it with `grace knowledge jobs --job {job_id}`."
                 )
             return None
-        with Progress(
-            TextColumn("[bold]Queued job[/]"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("{task.description}"),
-            console=err_console, disable=quiet,
-        ) as bar:  # fmt: skip
+        with _bar("Queued job", quiet) as bar:
             task = bar.add_task("waiting for a worker", total=None)
 
             def update(r: Any) -> None:
@@ -160,6 +154,13 @@ async def _enqueue(paths: list[Path], options: Any, *, wait: bool, quiet: bool) 
                 bar.update(task, completed=done, total=r.files_total or None, description=r.status)
 
             return await wait_for_job(settings, db, job_id, on_update=update)
+
+
+def _bar(label: str, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), console=err_console, disable=quiet,
+    )  # fmt: skip
 
 
 @handle_errors

@@ -26,7 +26,7 @@ def worker(
 
     from arq.worker import Worker
 
-    from api.worker import worker_options
+    from knowledge.worker import worker_options
 
     settings = get_settings()
     if settings.redis_url is None:

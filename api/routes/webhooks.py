@@ -13,8 +13,9 @@ Answers: 200 (workflow event applied / instance started), 202 (ingestion job que
 ``human-approval-required``).
 
 Ingestion jobs run through ``app.state.schedule_ingest`` (an ``async (job_id) -> None``, e.g.
-the Redis job queue) when the app sets one, else in-process after the response is sent, with
-the runtime's embedder (or the process-wide default one).
+the Redis job queue) when the app sets one, else through :func:`knowledge.queue.enqueue_ingest`
+after the response is sent (queued with Redis, in-process without, with the runtime's embedder
+or the process-wide default one).
 """
 
 from __future__ import annotations
@@ -194,14 +195,17 @@ async def receive_webhook(
 
 
 async def _run_ingest_job(state: Any, job_id: UUID) -> None:
-    """Run a queued ingestion job in this process (failures are recorded on the job)."""
-    from knowledge.embedding.factory import get_default_embedder
-    from knowledge.ingest import Ingestor
+    """Run a queued ingestion job through the one runner (failures are recorded on the job).
+
+    :func:`knowledge.queue.enqueue_ingest` queues it (Redis) or runs it here with the
+    runtime's embedder (or the process-wide default one), with the side effects of every run.
+    """
+    from knowledge.queue import enqueue_ingest
 
     runtime = getattr(state, "runtime", None)
     retriever = getattr(getattr(runtime, "deps", None), "retriever", None)
-    embedder = getattr(retriever, "embedder", None) or get_default_embedder(state.settings)
+    embedder = getattr(retriever, "embedder", None)
     try:
-        await Ingestor(state.db, embedder).run_job(job_id)
+        await enqueue_ingest(state.settings, job_id, db=state.db, embedder=embedder)
     except Exception:
         log.exception("webhook.ingest_failed", job=str(job_id))

@@ -48,8 +48,8 @@ from api.schemas.knowledge import MAX_UPLOAD_CHARS
 from graphs.core.settings import WEBHOOK_SOURCE_PATTERN
 from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.model import SYSTEM
-from knowledge.chunking.defaults import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNKER
-from knowledge.jobs import JobRepository
+from knowledge.ingest import IngestOptions
+from knowledge.queue import create_ingest_job
 
 if TYPE_CHECKING:
     from graphs.core.database import Database
@@ -263,18 +263,19 @@ class WebhookDispatcher:
             files[inbox_path(self.settings, source, event.collection, doc.source)] = doc
         await asyncio.to_thread(_write_documents, files)
         inbox = self.settings.data_dir / INBOX_DIR / source / event.collection
-        return await JobRepository(self.db).create(
-            paths=[str(p) for p in files],
+        options = IngestOptions(  # the shipped chunker defaults
             collection=event.collection,
-            chunker=DEFAULT_CHUNKER,
             operator=f"webhook-{source}",
-            params={
-                "chunk_size": DEFAULT_CHUNK_SIZE,
-                "chunk_overlap": DEFAULT_CHUNK_OVERLAP,
-                # every file the job reads must resolve inside this source's inbox
-                "roots": [str(inbox.resolve())],
+            # every file the job reads must resolve inside this source's inbox
+            roots=(str(inbox.resolve()),),
+        )
+        return await create_ingest_job(
+            self.db,
+            list(files),
+            options,
+            extra_params={
                 "webhook": {"source": source, "delivery_id": delivery_id},
-                "sources": {str(p): d.source for p, d in files.items()},
+                "sources": {str(p.resolve()): d.source for p, d in files.items()},
             },
             conn=conn,  # inside the delivery's transaction
         )

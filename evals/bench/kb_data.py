@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from knowledge.chunking.defaults import DEFAULT_CHUNK_SIZE
+
 F32 = npt.NDArray[np.float32]
 
 _TOPICS = (
@@ -114,7 +116,12 @@ def _paragraph(rng: random.Random, target_chars: int, limit: int) -> str:
 
 
 def write_corpus(
-    folder: Path, *, files: int = 40, chunks: int = 400, chunk_size: int = 600, seed: int = 7
+    folder: Path,
+    *,
+    files: int = 40,
+    chunks: int = 400,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    seed: int = 7,
 ) -> int:
     """Write ``files`` handbook-like markdown files holding ``chunks`` paragraphs.
 

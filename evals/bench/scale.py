@@ -282,8 +282,8 @@ def _worker() -> None:
     """One arq worker, one job at a time, that announces itself once its model is loaded."""
     from arq.worker import Worker
 
-    from api.worker import startup, worker_options
     from graphs.core.settings import get_settings
+    from knowledge.worker import startup, worker_options
 
     settings = get_settings()
 

@@ -1,7 +1,10 @@
 """The chunker names and the shipped chunking defaults: the one place they are written.
 
 Every entry point (``IngestOptions``, the API's ``IngestRequest``, ``grace ingest``, webhook
-ingest jobs, :func:`knowledge.chunking.factory.make_chunker`) reads them from here.
+ingest jobs, :func:`knowledge.chunking.factory.make_chunker`), the chunker constructors, the
+fallback of a job recorded without sizes (:func:`knowledge.ingest.options_of`) and the bench
+corpus read them from here. Evals that compare other settings spell theirs out
+(``evals/atlas_chunkers.py``).
 
 Source of the defaults: the chunker comparison on the dev split of the Atlas eval set
 (``python -m evals.atlas_chunkers``, 2026-12-03, four seed documents plus the starter corpus,

@@ -1,11 +1,20 @@
-"""Build a chunker by name (the ``--chunker`` option of ingestion)."""
+"""Build a chunker by name (the ``--chunker`` option of ingestion).
+
+One builder per name of :data:`knowledge.chunking.defaults.CHUNKER_NAMES`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from knowledge.chunking.base import Chunker
-from knowledge.chunking.defaults import CHUNKER_NAMES, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
+from knowledge.chunking.defaults import (
+    CHUNKER_NAMES,
+    DEFAULT_CHUNK_OVERLAP,
+    DEFAULT_CHUNK_SIZE,
+    ChunkerName,
+)
 
 if TYPE_CHECKING:
     from knowledge.embedding.base import Embedder
@@ -42,28 +51,54 @@ def make_chunker(
         TypeError: An option the chunker does not accept.
     """
     key = name.strip().lower()
-    if key == "simple":
-        from knowledge.chunking.simple import SimpleChunker
+    build = _BUILDERS.get(cast(ChunkerName, key))  # None for an unknown name
+    if build is None:
+        raise ValueError(f"unknown chunker {name!r}; valid names: {', '.join(CHUNKER_NAMES)}")
+    return build(chunk_size, chunk_overlap, embedder, opts)
 
-        return SimpleChunker(chunk_size, chunk_overlap, **opts)
-    if key == "sentence":
-        from knowledge.chunking.sentence import SentenceChunker
 
-        return SentenceChunker(chunk_size, chunk_overlap, **opts)
-    if key == "paragraph":
-        from knowledge.chunking.paragraph import ParagraphChunker
+def _simple(size: int, overlap: int, _: Embedder | None, opts: dict[str, Any]) -> Chunker:
+    from knowledge.chunking.simple import SimpleChunker
 
-        return ParagraphChunker(chunk_size, **opts)
-    if key == "structured":
-        from knowledge.chunking.structured import StructuredChunker
+    return SimpleChunker(size, overlap, **opts)
 
-        return StructuredChunker(chunk_size, chunk_overlap, **opts)
-    if key == "semantic":
-        if embedder is None:
-            raise ValueError(
-                "the 'semantic' chunker needs an embedder: make_chunker('semantic', embedder=...)"
-            )
-        from knowledge.chunking.semantic import SemanticChunker
 
-        return SemanticChunker(embedder, chunk_size, **opts)
-    raise ValueError(f"unknown chunker {name!r}; valid names: {', '.join(CHUNKER_NAMES)}")
+def _sentence(size: int, overlap: int, _: Embedder | None, opts: dict[str, Any]) -> Chunker:
+    from knowledge.chunking.sentence import SentenceChunker
+
+    return SentenceChunker(size, overlap, **opts)
+
+
+def _paragraph(size: int, _o: int, _e: Embedder | None, opts: dict[str, Any]) -> Chunker:
+    from knowledge.chunking.paragraph import ParagraphChunker
+
+    return ParagraphChunker(size, **opts)
+
+
+def _structured(size: int, overlap: int, _: Embedder | None, opts: dict[str, Any]) -> Chunker:
+    from knowledge.chunking.structured import StructuredChunker
+
+    return StructuredChunker(size, overlap, **opts)
+
+
+def _semantic(size: int, _: int, embedder: Embedder | None, opts: dict[str, Any]) -> Chunker:
+    if embedder is None:
+        raise ValueError(
+            "the 'semantic' chunker needs an embedder: make_chunker('semantic', embedder=...)"
+        )
+    from knowledge.chunking.semantic import SemanticChunker
+
+    return SemanticChunker(embedder, size, **opts)
+
+
+_Builder = Callable[[int, int, "Embedder | None", dict[str, Any]], Chunker]
+
+#: One builder per name of :data:`knowledge.chunking.defaults.CHUNKER_NAMES` (a unit test
+#: checks they agree); chunker modules are imported only when built.
+_BUILDERS: dict[ChunkerName, _Builder] = {
+    "simple": _simple,
+    "sentence": _sentence,
+    "paragraph": _paragraph,
+    "semantic": _semantic,
+    "structured": _structured,
+}

@@ -6,6 +6,7 @@ import re
 from itertools import pairwise
 
 from knowledge.chunking.base import build_chunks, check_sizes
+from knowledge.chunking.defaults import DEFAULT_CHUNK_SIZE
 from knowledge.chunking.sentence import count_within, sentence_units
 from knowledge.chunking.spans import Span, pack, trim
 from knowledge.types import Chunk, SourceDocument
@@ -55,7 +56,7 @@ class ParagraphChunker:
 
     name = "paragraph"
 
-    def __init__(self, chunk_size: int = 800) -> None:
+    def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         check_sizes(chunk_size)
         self.chunk_size = chunk_size
 

@@ -17,6 +17,7 @@ from itertools import pairwise
 import numpy as np
 
 from knowledge.chunking.base import build_chunks, check_sizes
+from knowledge.chunking.defaults import DEFAULT_CHUNK_SIZE
 from knowledge.chunking.sentence import count_within, sentence_units
 from knowledge.chunking.spans import Span, pack
 from knowledge.embedding.base import Embedder
@@ -47,7 +48,7 @@ class SemanticChunker:
     def __init__(
         self,
         embedder: Embedder,
-        chunk_size: int = 800,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
         *,
         breakpoint_percentile: float = 90.0,
         buffer_size: int = 1,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from knowledge.chunking.base import build_chunks, check_sizes
+from knowledge.chunking.defaults import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from knowledge.chunking.spans import Span, pack, split_long, trim
 from knowledge.types import Chunk, SourceDocument
 
@@ -138,7 +139,9 @@ class SentenceChunker:
 
     name = "sentence"
 
-    def __init__(self, chunk_size: int = 800, chunk_overlap: int = 100) -> None:
+    def __init__(
+        self, chunk_size: int = DEFAULT_CHUNK_SIZE, chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
+    ) -> None:
         check_sizes(chunk_size, chunk_overlap)
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from knowledge.chunking.base import build_chunks, check_sizes
+from knowledge.chunking.defaults import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from knowledge.chunking.spans import Span
 from knowledge.types import Chunk, SourceDocument
 
@@ -96,8 +97,8 @@ class SimpleChunker:
 
     def __init__(
         self,
-        chunk_size: int = 800,
-        chunk_overlap: int = 100,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
         separators: Sequence[str] = DEFAULT_SEPARATORS,
     ) -> None:
         check_sizes(chunk_size, chunk_overlap)

@@ -26,6 +26,7 @@ import re
 from typing import Any
 
 from knowledge.chunking.base import build_chunks, check_sizes
+from knowledge.chunking.defaults import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from knowledge.chunking.paragraph import paragraphs, sections
 from knowledge.chunking.sentence import sentence_units
 from knowledge.chunking.spans import Span, pack, split_long
@@ -198,7 +199,9 @@ class StructuredChunker:
 
     name = "structured"
 
-    def __init__(self, chunk_size: int = 800, chunk_overlap: int = 120) -> None:
+    def __init__(
+        self, chunk_size: int = DEFAULT_CHUNK_SIZE, chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
+    ) -> None:
         check_sizes(chunk_size, chunk_overlap)
         self.chunk_size, self.chunk_overlap = chunk_size, chunk_overlap
 

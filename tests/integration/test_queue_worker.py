@@ -20,7 +20,6 @@ from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from api.cli.main import app as cli
-from api.worker import worker_options
 from graphs.core.database import Database
 from graphs.core.events import RedisEventBus
 from graphs.core.settings import Settings, get_settings
@@ -36,6 +35,7 @@ from knowledge.queue import (
 )
 from knowledge.retriever import Retriever
 from knowledge.store.pgvector import PgVectorStore
+from knowledge.worker import worker_options
 from tests.contracts.embedder import HashingEmbedder
 from tests.integration.redis_support import (
     DOWN_URL,

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from arq.worker import Worker
 
-from api.worker import worker_options
 from graphs.core.settings import get_settings
 from knowledge.embedding.base import Matrix
+from knowledge.worker import worker_options
 from tests.contracts.embedder import HashingEmbedder
 
 

@@ -9,13 +9,13 @@ from uuid import UUID
 import pytest
 from typer.testing import CliRunner
 
-from api.worker import INGEST_FUNCTION, MAX_BACKOFF_S, backoff_s, worker_options
 from evals.cli.main import app
 from graphs.bus_events import events_from_turn
 from graphs.core.events import escalation_resolved
 from graphs.core.settings import Settings
 from graphs.escalation_store import EscalationRecord
 from graphs.runtime import TurnResult
+from knowledge.worker import INGEST_FUNCTION, MAX_BACKOFF_S, backoff_s, worker_options
 
 runner = CliRunner()
 

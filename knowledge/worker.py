@@ -1,5 +1,8 @@
 """The arq worker: runs queued ingestion jobs by id against the database.
 
+It sits beside the queue (:mod:`knowledge.queue`) it consumes; ``grace worker``
+(``api/cli/worker.py``) starts it.
+
 ``grace worker`` builds a :class:`arq.worker.Worker` from :func:`worker_options` (our
 "WorkerSettings", built from the settings object at start rather than at import). One job =
 one ``kb_ingest_jobs`` row (:func:`knowledge.queue.run_ingest`).
@@ -32,8 +35,8 @@ from arq.worker import func
 
 from graphs.core.events import Event, RedisEventBus
 from graphs.core.settings import Settings, get_settings
-from knowledge.jobs import JobNotFoundError
-from knowledge.queue import INGEST_FUNCTION, mark_dead, mark_retrying, run_ingest
+from knowledge.jobs import JobNotFoundError, JobRepository
+from knowledge.queue import INGEST_FUNCTION, mark_dead, run_ingest
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
@@ -87,7 +90,9 @@ async def ingest_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
             delay = backoff_s(tries, float(ctx.get("backoff_base_s", DEFAULT_BACKOFF_BASE_S)))
             log.warning("job_retrying", job_id=job_id, job_try=tries, in_s=delay, error=error)
             with contextlib.suppress(Exception):  # the database may be what failed
-                await mark_retrying(ctx["db"], jid, f"try {tries} of {max_tries} failed: {error}")
+                await JobRepository(ctx["db"]).mark_retrying(
+                    jid, f"try {tries} of {max_tries} failed: {error}"
+                )
             raise Retry(defer=delay) from exc
         await _dead(ctx, jid, tries, error)
         raise
