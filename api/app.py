@@ -225,7 +225,7 @@ async def _starter_corpus(rt: GraceRuntime) -> None:
     from knowledge.starter import load_starter_corpus
 
     try:
-        await load_starter_corpus(rt.db, retriever.embedder)
+        await load_starter_corpus(rt.db, retriever.embedder, settings=rt.deps.settings, bus=rt.bus)
     except Exception as exc:  # serving goes on without it; the log says why
         log.warning("starter_corpus_failed", error=f"{type(exc).__name__}: {exc}")
 

@@ -19,6 +19,8 @@ import structlog
 
 if TYPE_CHECKING:
     from graphs.core.database import Database
+    from graphs.core.events import EventBus
+    from graphs.core.settings import Settings
     from knowledge.embedding.base import Embedder
     from knowledge.jobs import JobRecord
 
@@ -45,12 +47,24 @@ async def knowledge_base_is_empty(db: Database) -> bool:
     return bool(row and row[0])
 
 
-async def load_starter_corpus(db: Database, embedder: Embedder) -> JobRecord | None:
+async def load_starter_corpus(
+    db: Database,
+    embedder: Embedder,
+    *,
+    settings: Settings | None = None,
+    bus: EventBus | None = None,
+) -> JobRecord | None:
     """Ingest the starter corpus if the knowledge base is empty.
+
+    The job is created and run like every other (:func:`knowledge.queue.create_ingest_job`,
+    :func:`knowledge.queue.run_ingest`), always in-process: it must be served before the first
+    request, whether or not a worker runs.
 
     Args:
         db: The application database (migrated).
         embedder: The process embedder (the one retrieval uses).
+        settings: Settings for the retrieval-cache invalidation (default: the process's).
+        bus: Where ``job.progress`` / ``job.finished`` go (None: not published).
 
     Returns:
         The ingestion job, or None when nothing was loaded (documents exist, or another
@@ -59,7 +73,9 @@ async def load_starter_corpus(db: Database, embedder: Embedder) -> JobRecord | N
     Raises:
         psycopg.Error: the database failed (the caller logs it; serving goes on).
     """
-    from knowledge.ingest import IngestOptions, Ingestor
+    from graphs.core.settings import get_settings
+    from knowledge.ingest import IngestOptions
+    from knowledge.queue import create_ingest_job, run_ingest
 
     if not await knowledge_base_is_empty(db):
         return None
@@ -78,9 +94,9 @@ async def load_starter_corpus(db: Database, embedder: Embedder) -> JobRecord | N
                 collection=STARTER_COLLECTION,
                 note="empty knowledge base; GRACE_LOAD_STARTER_CORPUS=false turns this off",
             )
-            job = await Ingestor(db, embedder).ingest(
-                [corpus], IngestOptions(collection=STARTER_COLLECTION, operator=STARTER_OPERATOR)
-            )
+            options = IngestOptions(collection=STARTER_COLLECTION, operator=STARTER_OPERATOR)
+            job_id = await create_ingest_job(db, [corpus], options)
+            job = await run_ingest(settings or get_settings(), db, embedder, job_id, bus=bus)
             log.warning(
                 "starter_corpus_loaded",
                 files=job.files_done,

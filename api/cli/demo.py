@@ -45,7 +45,8 @@ async def _run() -> None:
     from graphs.core.settings import get_settings
     from graphs.runtime import Audience, GraceRuntime
     from knowledge.embedding.factory import get_default_embedder
-    from knowledge.ingest import IngestOptions, Ingestor
+    from knowledge.ingest import IngestOptions
+    from knowledge.queue import create_ingest_job, run_ingest
 
     settings = get_settings()
     with err_console.status("Starting: embedded database, embedding model, router…"):
@@ -53,8 +54,10 @@ async def _run() -> None:
     try:
         console.print(Rule("1. Knowledge base"))
         with err_console.status("Ingesting the starter handbook (first run only)…"):
-            job = await Ingestor(rt.db, get_default_embedder(settings)).ingest(
-                [CORPUS], IngestOptions(collection="handbook", operator="demo")
+            options = IngestOptions(collection="handbook", operator="demo")
+            job_id = await create_ingest_job(rt.db, [CORPUS], options)
+            job = await run_ingest(
+                settings, rt.db, get_default_embedder(settings), job_id, bus=rt.bus
             )
         console.print(
             f"Ingested {CORPUS}: {job.files_done} written, {job.files_skipped} unchanged, "

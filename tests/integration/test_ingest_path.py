@@ -111,3 +111,21 @@ async def test_webhook_fallback_run_has_the_side_effects_of_a_worker_run(
     job = (await JobRepository(db).get(job_id)).to_dict()
     assert job["status"] == "done" and job["files_done"] == 2
     _assert_side_effects(observed, job, "cms")
+
+
+async def test_starter_corpus_load_runs_as_a_job_with_the_same_side_effects(
+    db: Database, observed: SimpleNamespace
+) -> None:
+    from knowledge.starter import STARTER_COLLECTION, load_starter_corpus
+
+    record = await load_starter_corpus(
+        db, HashingEmbedder(64), settings=get_settings(), bus=observed.bus
+    )
+
+    assert record is not None and record.status == "done"
+    job = (await JobRepository(db).get(record.id)).to_dict()  # a job row like any other
+    finished = [e.data for e in observed.bus.events if e.type == "job.finished"]
+    assert [f["id"] for f in finished] == [job["id"]]
+    progress = [e.data for e in observed.bus.events if e.type == "job.progress"]
+    assert len(progress) == record.files_total > 0
+    assert observed.invalidated == [STARTER_COLLECTION]
