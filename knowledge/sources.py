@@ -27,8 +27,8 @@ from knowledge.loaders.supabase import (
     SupabaseNotConfiguredError,
     SupabaseStorage,
     is_supabase_uri,
-    loadable,
     load_bytes,
+    loadable,
     parse_uri,
 )
 from knowledge.types import SourceDocument
