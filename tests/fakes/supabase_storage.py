@@ -65,9 +65,10 @@ class FakeStorage:
         return httpx.Response(code, json=body)
 
     def _authorised(self, request: httpx.Request) -> bool:
-        return (
-            request.headers.get("apikey") == self.key
-            and request.headers.get("authorization") == f"Bearer {self.key}"
+        headers = request.headers
+        return bool(
+            headers.get("apikey") == self.key
+            and headers.get("authorization") == f"Bearer {self.key}"
         )
 
     def _list(self, request: httpx.Request, bucket: str) -> httpx.Response:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import respx
+from pydantic import SecretStr
 
 from graphs.core.database import Database
 from graphs.core.settings import Settings
@@ -28,7 +29,7 @@ Deposits for wellness sessions are refunded in full when you cancel more than 36
 """
 PRIVACY = b"Client records are kept for seven years and can be exported on request."
 OPTS = IngestOptions(collection="handbook", chunker="paragraph", chunk_size=300, operator="ana")
-SETTINGS = Settings(supabase_url=URL, supabase_key=KEY)
+SETTINGS = Settings(supabase_url=URL, supabase_key=SecretStr(KEY))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
 from graphs.core.settings import Settings
 from knowledge.loaders.base import LoaderError, UnsupportedFormatError
@@ -62,7 +63,7 @@ async def storage(mock: respx.MockRouter) -> AsyncIterator[SupabaseStorage]:
     await client.aclose()
 
 
-SETTINGS = Settings(supabase_url=URL, supabase_key=KEY)
+SETTINGS = Settings(supabase_url=URL, supabase_key=SecretStr(KEY))
 
 
 def test_parse_uri() -> None:
