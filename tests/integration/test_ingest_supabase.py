@@ -115,3 +115,50 @@ async def test_missing_object_and_unconfigured_storage_are_reported_per_file(
     assert bare.status == "done" and bare.files_failed == 1
     assert "SUPABASE_URL" in bare.errors[0]["error"]
     assert await DocumentRepository(db, WorkflowEngine(db)).list() == []
+
+
+async def test_queued_supabase_job_runs_on_the_worker(
+    db: Database, database_url: str, embedder: HashingEmbedder, fake: FakeStorage
+) -> None:
+    import asyncio
+
+    from arq.worker import Worker
+    from redis.asyncio import Redis
+
+    from api.worker import worker_options
+    from graphs.core.events import RedisEventBus
+    from knowledge.queue import create_ingest_job, enqueue_ingest
+    from tests.integration.redis_support import (
+        REDIS_URL,
+        delete_arq_job,
+        delete_prefix,
+        new_prefix,
+    )
+
+    prefix = new_prefix()
+    settings = Settings(
+        DATABASE_URL=database_url, REDIS_URL=REDIS_URL, queue_name=f"{prefix}queue",
+        cache_prefix=f"{prefix}cache:", SUPABASE_URL=URL, SUPABASE_KEY=KEY,
+    )  # fmt: skip
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        job_id = await create_ingest_job(db, ["supabase://kb/handbook/refunds.md"], OPTS)
+        assert (await enqueue_ingest(settings, job_id, db=db)).queued
+        ctx = {"db": db, "embedder": embedder,
+               "bus": RedisEventBus(redis, stream=f"{prefix}events")}  # fmt: skip
+        worker = Worker(**worker_options(
+            settings, burst=True, ctx=ctx, backoff_base_s=0.05, handle_signals=False,
+            poll_delay_s=0.05,
+        ))  # fmt: skip
+        try:
+            await asyncio.wait_for(worker.main(), timeout=60)
+        finally:
+            await worker.close()
+        record = await DocumentRepository(db, WorkflowEngine(db)).list(collection="handbook")
+        assert [(d.source, d.state) for d in record] == [
+            ("supabase://kb/handbook/refunds.md", "active")
+        ]
+        delete_arq_job(str(job_id))
+    finally:
+        await redis.aclose()
+        delete_prefix(prefix)
