@@ -138,7 +138,7 @@ async def test_queued_supabase_job_runs_on_the_worker(
     prefix = new_prefix()
     settings = Settings(
         DATABASE_URL=database_url, REDIS_URL=REDIS_URL, queue_name=f"{prefix}queue",
-        cache_prefix=f"{prefix}cache:", SUPABASE_URL=URL, SUPABASE_KEY=KEY,
+        cache_prefix=f"{prefix}cache:", supabase_url=URL, supabase_key=SecretStr(KEY),
     )  # fmt: skip
     redis = Redis.from_url(REDIS_URL)
     try:
