@@ -26,6 +26,7 @@ from uuid import UUID
 import numpy as np
 
 from graphs.core.database import Database
+from graphs.core.settings import Settings
 from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.errors import WorkflowError
 from knowledge.chunking.base import Chunker
@@ -43,6 +44,7 @@ from knowledge.lifecycle import (
     path_to_embedding,
 )
 from knowledge.loaders.base import LoaderError
+from knowledge.sources import Discovered, open_sources
 from knowledge.store.base import DocumentRef
 from knowledge.store.pgvector import SERVABLE_STATES, PgVectorStore
 from knowledge.types import Chunk, SourceDocument
@@ -144,6 +146,8 @@ class Ingestor:
         embedder: Embeds chunk texts (its ``model`` is stored with every vector).
         chunker_factory: Builds the chunker for a set of options (default:
             :func:`knowledge.chunking.factory.make_chunker`).
+        settings: Where ``supabase://`` sources are read from (default: the process
+            settings, read when such a source is present).
     """
 
     def __init__(
@@ -153,8 +157,10 @@ class Ingestor:
         *,
         store: PgVectorStore | None = None,
         chunker_factory: Callable[[IngestOptions, Embedder], Chunker] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.db = db
+        self.settings = settings  # Supabase Storage sources (None: the process settings)
         self.embedder = embedder
         self.engine = WorkflowEngine(db)
         self.store = store or PgVectorStore(db)
@@ -185,10 +191,10 @@ class Ingestor:
         job = await self.jobs.get(job_id)
         options = options_of(job)
         try:
-            files = _discover(job.paths, options.roots)
-            await self.jobs.start(job_id, len(files))
-            chunker = self._chunker_factory(options, self.embedder)
-            await self._run(job_id, files, options, chunker, progress)
+            async with open_sources(job.paths, options.roots, settings=self.settings) as files:
+                await self.jobs.start(job_id, len(files))
+                chunker = self._chunker_factory(options, self.embedder)
+                await self._run(job_id, files, options, chunker, progress)
         except Exception as exc:
             await self.jobs.finish(job_id, error=f"{type(exc).__name__}: {exc}")
             raise
@@ -196,11 +202,9 @@ class Ingestor:
         return await self.jobs.get(job_id)
 
     async def _run(
-        self, job_id: UUID, files: list[Path | LoaderError], options: IngestOptions,
+        self, job_id: UUID, files: list[Discovered], options: IngestOptions,
         chunker: Chunker, progress: ProgressFn | None,
     ) -> None:  # fmt: skip
-        from knowledge.loaders.registry import load_path
-
         total, done = len(files), 0
         pending: list[_Pending] = []
 
@@ -228,7 +232,7 @@ class Ingestor:
                 await report(FileResult(item.path, "failed", error=item.reason))
                 continue
             try:
-                doc = await asyncio.to_thread(load_path, item, collection=options.collection)
+                doc = await item.load(options.collection)  # local file or Storage object
                 prepared = await self._prepare(doc, options, chunker)
             except (LoaderError, LifecycleError, ValueError) as exc:
                 await report(FileResult(str(item), "failed", error=str(exc)))
@@ -364,26 +368,6 @@ def options_of(job: JobRecord) -> IngestOptions:
         roots=tuple(str(r) for r in roots) if roots is not None else None,
         reactivate=job.params.get("reactivate") is True,
     )
-
-
-def _discover(paths: Sequence[str], roots: Sequence[str] | None) -> list[Path | LoaderError]:
-    """Expand folders into their supported files, each checked against ``roots``.
-
-    Missing paths and files resolving outside ``roots`` (``None``: no check) become per-file
-    errors; the others are returned resolved, so the file read is the file checked.
-    """
-    from knowledge.loaders.directory import confine_to_roots, discover_files
-
-    out: list[Path | LoaderError] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            out.extend(confine_to_roots(discover_files(path), roots))
-        elif path.is_file():
-            out.extend(confine_to_roots([path], roots))
-        else:
-            out.append(LoaderError(path, "no such file or directory"))
-    return out
 
 
 def _default_chunker(options: IngestOptions, embedder: Embedder) -> Chunker:

@@ -103,9 +103,10 @@ async def create_ingest_job(
         The new job's id.
     """
     from knowledge.ingest import job_params
+    from knowledge.sources import normalise_spec  # supabase:// URIs are kept as URIs
 
     return await JobRepository(db).create(
-        paths=[str(Path(p).resolve()) for p in paths],
+        paths=[normalise_spec(p) for p in paths],
         collection=options.collection,
         chunker=options.chunker,
         operator=options.operator,
@@ -244,7 +245,7 @@ async def run_ingest(
             task.add_done_callback(pending.discard)
 
     try:
-        record = await Ingestor(db, embedder).run_job(job_id, progress=on_file)
+        record = await Ingestor(db, embedder, settings=settings).run_job(job_id, progress=on_file)
     finally:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)

@@ -28,6 +28,10 @@ for _var in (
     "ANTHROPIC_BASE_URL",
     "REDIS_URL",
     "GRACE_REDIS_URL",
+    "SUPABASE_URL",
+    "SUPABASE_KEY",
+    "GRACE_SUPABASE_URL",
+    "GRACE_SUPABASE_KEY",
 ):
     os.environ.pop(_var, None)
 

@@ -36,7 +36,13 @@ def _operator() -> str:
 
 @handle_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (md, txt, html, pdf).")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or folders (md, txt, html, pdf), or supabase://BUCKET/PREFIX (Supabase"
+            " Storage; needs SUPABASE_URL and SUPABASE_KEY)."
+        ),
+    ],
     collection: Annotated[str, typer.Option(help="Collection the documents join.")] = "default",
     chunker: Annotated[
         str, typer.Option(help=f"Chunking strategy: {', '.join(CHUNKER_NAMES)}.")
@@ -75,6 +81,7 @@ def ingest(
         raise typer.BadParameter(
             f"choose one of {', '.join(CHUNKER_NAMES)}", param_hint="--chunker"
         )
+    _check_sources(paths)
     options = IngestOptions(
         collection=collection,
         chunker=chunker,
@@ -101,7 +108,29 @@ def ingest(
         raise typer.Exit(1)
 
 
-async def _run(paths: list[Path], options: Any, *, wait: bool, quiet: bool) -> Any:
+def _check_sources(paths: list[str]) -> None:
+    """Refuse, before any job is recorded, ``supabase://`` sources that cannot be read.
+
+    Raises:
+        typer.BadParameter: A malformed ``supabase://`` URI (exit 2).
+        typer.Exit: 2 when Supabase is not configured (the message names the settings).
+    """
+    from knowledge.loaders.supabase import SupabaseNotConfiguredError
+    from knowledge.sources import normalise_spec, require_supabase
+
+    for p in paths:
+        try:
+            normalise_spec(p)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="PATHS") from None
+    try:
+        require_supabase(get_settings(), paths)
+    except SupabaseNotConfiguredError as exc:
+        err_console.print(f"[bold red]Cannot ingest:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+async def _run(paths: list[str], options: Any, *, wait: bool, quiet: bool) -> Any:
     """Record the job and run it the way the API and webhooks do (``knowledge.queue``).
 
     With REDIS_URL the job is queued for `grace worker` (``wait``: followed to its end);

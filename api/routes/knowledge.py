@@ -34,7 +34,9 @@ from knowledge.citations import present_citation, roots_of
 from knowledge.ingest import IngestOptions
 from knowledge.jobs import JobRepository
 from knowledge.loaders.directory import under_roots
+from knowledge.loaders.supabase import SupabaseNotConfiguredError, is_supabase_uri
 from knowledge.queue import create_ingest_job
+from knowledge.sources import normalise_spec, require_supabase
 from knowledge.store.base import SearchFilters
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
@@ -69,6 +71,30 @@ def _allowed_path(raw: str, roots: list[FsPath]) -> str:
     return str(resolved)
 
 
+def _supabase_sources(sources: list[str], settings: Settings) -> list[str]:
+    """The ``supabase://`` entries of ``sources``, canonicalised.
+
+    Raises:
+        ProblemError: 422 ``invalid-source`` (malformed URI) or 503
+            ``supabase-not-configured`` (``SUPABASE_URL`` / ``SUPABASE_KEY`` unset).
+    """
+    remote: list[str] = []
+    for raw in (s for s in sources if is_supabase_uri(s)):
+        try:
+            remote.append(normalise_spec(raw))
+        except ValueError as exc:
+            raise ProblemError(
+                422, "invalid-source", "Invalid source", str(exc), source=raw
+            ) from None
+    try:
+        require_supabase(settings, remote)
+    except SupabaseNotConfiguredError as exc:
+        raise ProblemError(
+            503, "supabase-not-configured", "Supabase Storage not configured", str(exc)
+        ) from None
+    return remote
+
+
 def job_roots(settings: Settings, collection: str) -> tuple[str, ...]:
     """Folders every file of an API job must resolve under when the job runs.
 
@@ -91,7 +117,7 @@ def _save_upload(settings: Settings, collection: str, doc: UploadedDocument) -> 
 
 @router.post(
     "/ingest", response_model=JobAccepted, status_code=202, summary="Start an ingestion job",
-    responses=problem_responses(401, 403, 413, 422, 429),
+    responses=problem_responses(401, 403, 413, 422, 429, 503),
 )  # fmt: skip
 async def ingest(
     body: IngestRequest,
@@ -107,9 +133,15 @@ async def ingest(
     operator. Admin only. A path outside ``GRACE_API_INGEST_ROOTS`` answers 403, one that does
     not exist 422; a file found in a folder whose real path (symlinks followed) lies outside the
     roots is not read and is listed in the job's ``errors``. Archived documents stay archived
-    unless ``reactivate`` is true.
+    unless ``reactivate`` is true. ``sources`` may also name ``supabase://BUCKET/PREFIX``
+    (Supabase Storage): 503 ``supabase-not-configured`` without ``SUPABASE_URL`` /
+    ``SUPABASE_KEY`` (nothing is recorded); a missing bucket or object is reported in the
+    job's ``errors``.
     """
-    paths = [_allowed_path(p, settings.api_ingest_roots) for p in body.paths]
+    remote = _supabase_sources(body.sources, settings)
+    local = [s for s in body.sources if not is_supabase_uri(s)]
+    paths = [_allowed_path(p, settings.api_ingest_roots) for p in [*body.paths, *local]]
+    paths.extend(remote)
     for doc in body.documents:
         paths.append(await asyncio.to_thread(_save_upload, settings, body.collection, doc))
     options = IngestOptions(

@@ -74,7 +74,9 @@ class IngestRequest(ApiModel):
     """Start an ingestion job from uploaded documents and/or server-side paths.
 
     Server-side ``paths`` must lie under one of the roots in ``settings.api_ingest_roots``
-    (none by default: only uploads are accepted).
+    (none by default: only uploads are accepted). ``sources`` takes the same local paths and
+    ``supabase://BUCKET/PREFIX`` URIs (Supabase Storage; needs ``SUPABASE_URL`` and
+    ``SUPABASE_KEY``, else 503 ``supabase-not-configured``).
     """
 
     documents: Annotated[list[UploadedDocument], Field(max_length=100)] = Field(
@@ -83,6 +85,14 @@ class IngestRequest(ApiModel):
     paths: Annotated[
         list[Annotated[str, StringConstraints(min_length=1, max_length=1024), NoNul]],
         Field(max_length=100),
+    ] = Field(default_factory=list)
+    sources: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=1024), NoNul]],
+        Field(
+            max_length=100,
+            description="Local paths (as in ``paths``) or ``supabase://BUCKET/PREFIX`` URIs:"
+            " every supported object under the prefix, or the one object it names.",
+        ),
     ] = Field(default_factory=list)
     collection: Collection = "default"
     chunker: ChunkerName = DEFAULT_CHUNKER
@@ -109,8 +119,8 @@ class IngestRequest(ApiModel):
 
     @model_validator(mode="after")
     def _something(self) -> IngestRequest:
-        if not self.documents and not self.paths:
-            raise ValueError("give at least one of documents or paths")
+        if not self.documents and not self.paths and not self.sources:
+            raise ValueError("give at least one of documents, paths or sources")
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self

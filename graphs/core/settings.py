@@ -151,6 +151,11 @@ class Settings(BaseSettings):
             shares it; ``GET /v1/events`` follows it).
         cache_prefix: Key prefix of the Redis embedding (``<prefix>emb:``) and retrieval
             (``<prefix>ret:``) caches; deployments sharing one Redis use different prefixes.
+        supabase_url: Project URL of the Supabase instance (``https://<ref>.supabase.co``) whose
+            Storage ``grace ingest supabase://BUCKET/PREFIX`` and the API's ``sources`` read;
+            also read unprefixed (``SUPABASE_URL``).
+        supabase_key: API key for that Storage (a service-role or anon key allowed to read the
+            bucket); also read unprefixed (``SUPABASE_KEY``). Never logged.
     """
 
     model_config = SettingsConfigDict(
@@ -222,6 +227,14 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=30.0, gt=0)
     events_stream: str = "grace:events"
     cache_prefix: str = "grace:cache:"
+
+    # Supabase Storage as an ingestion source (issue 14).
+    supabase_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SUPABASE_URL", "GRACE_SUPABASE_URL")
+    )
+    supabase_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SUPABASE_KEY", "GRACE_SUPABASE_KEY")
+    )
 
     @field_validator("webhook_secrets")
     @classmethod
