@@ -125,9 +125,9 @@ async def test_queued_supabase_job_runs_on_the_worker(
     from arq.worker import Worker
     from redis.asyncio import Redis
 
-    from api.worker import worker_options
     from graphs.core.events import RedisEventBus
     from knowledge.queue import create_ingest_job, enqueue_ingest
+    from knowledge.worker import worker_options
     from tests.integration.redis_support import (
         REDIS_URL,
         delete_arq_job,
