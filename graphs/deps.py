@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -10,6 +10,7 @@ from graphs.core.settings import Settings
 from graphs.workflows.engine import WorkflowEngine
 
 if TYPE_CHECKING:
+    from agents.llm.providers import ChatModel
     from agents.registry import Persona
     from graphs.triage.schema import TriageDecision
     from knowledge.embedding.base import Embedder
@@ -80,18 +81,6 @@ class PassageRetriever(Protocol):
         ...
 
 
-class ChatModel(Protocol):
-    """A LangChain chat model (``BaseChatModel``, or one ``.with_fallbacks``)."""
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
-        """The model with ``tools`` offered (OpenAI function schemas)."""
-        ...
-
-    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
-        """One completion for ``input`` (messages)."""
-        ...
-
-
 class MadeOffer(Protocol):
     """An offer appended to a staff reply (:class:`graphs.playbooks.offers.Offer`)."""
 
@@ -148,7 +137,8 @@ class GraphDeps:
             LLM), or any ``route``-only router, which the supervisor wraps in
             :class:`graphs.triage.adapter.RouterTriage` (test stubs, the API bench).
         retriever: Knowledge retrieval, or None when the knowledge base is off.
-        model: A LangChain chat model, or None for the offline mode.
+        model: A LangChain chat model (``agents.llm.providers.ChatModel``: a
+            ``BaseChatModel``, or one ``.with_fallbacks``), or None for the offline mode.
         step_budget: Maximum agent steps in one turn before the turn is ended with a message.
         playbooks: :class:`graphs.playbooks.offers.PlaybookOffers`: offers a fitting playbook
             to staff at the end of a turn and starts it on a yes; None: no offers.

@@ -30,7 +30,7 @@ from graphs.checkpointer import PooledPostgresSaver
 from graphs.core.database import Database
 from graphs.core.events import EventBus, escalation_resolved, get_event_bus
 from graphs.core.settings import Settings
-from graphs.deps import ChatModel, GraphDeps, TurnRouter
+from graphs.deps import GraphDeps, TurnRouter
 from graphs.escalation_store import EscalationRepository
 from graphs.inbox import ThreadInbox, ThreadInFlightError
 from graphs.supervisor import build_graph, final_reply
@@ -46,6 +46,7 @@ from graphs.turn_result import (
 from graphs.wiring import Wiring, open_wiring
 
 if TYPE_CHECKING:
+    from agents.llm.providers import ChatModel
     from graphs.playbooks.offers import PlaybookOffers
     from knowledge.embedding.base import Embedder
 

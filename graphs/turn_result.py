@@ -92,7 +92,7 @@ class TurnResult:
 
 def record_from_dict(data: dict[str, Any]) -> EscalationRecord:
     """An :class:`EscalationRecord` from its ``to_dict()`` form (ids and times parsed)."""
-    values = {f.name: data.get(f.name) for f in fields(EscalationRecord)}
+    values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(EscalationRecord)}
     values["id"] = UUID(str(values["id"]))
     values["instance_id"] = UUID(str(values["instance_id"])) if values["instance_id"] else None
     for key in ("created_at", "resolved_at"):

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Literal
 from graphs.checkpointer import PooledPostgresSaver, open_checkpoint_pool
 from graphs.core.database import Database
 from graphs.core.settings import Settings, get_settings
-from graphs.deps import ChatModel, GraphDeps, PassageRetriever, TurnRouter
+from graphs.deps import GraphDeps, PassageRetriever, TurnRouter
 from graphs.workflows.engine import WorkflowEngine
 
 if TYPE_CHECKING:
+    from agents.llm.providers import ChatModel
     from graphs.playbooks.offers import PlaybookOffers
     from knowledge.embedding.base import Embedder
 
