@@ -42,14 +42,20 @@ class Triager(Protocol):
         """Persona, level, risk and act for ``message`` in the thread ``state``."""
         ...
 
+    def route(self, message: str, *, current: str | None = None) -> TriageDecision:
+        """Persona routing only (:meth:`triage` with ``current`` as the thread's persona)."""
+        ...
+
 
 class PersonaRouter(Protocol):
     """A ``route``-only router (test stubs, the API bench's fixed router), which the
-    supervisor wraps in :class:`graphs.triage.adapter.RouterTriage`."""
+    supervisor wraps in :class:`graphs.triage.adapter.RouterTriage`.
+    """
 
     def route(self, message: str, *, current: str | None = None) -> Any:
         """An object with ``persona`` and ``confidence`` (optionally ``secondary``,
-        ``multi_intent``, ``sticky``, ``reason``, ``scores``, ``act``)."""
+        ``multi_intent``, ``sticky``, ``reason``, ``scores``, ``act``).
+        """
         ...
 
 

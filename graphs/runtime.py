@@ -41,6 +41,7 @@ from graphs.turn_result import (
     ThreadView,
     TurnRequest,
     TurnResult,
+    new_message_id,
     new_thread_id,
 )
 from graphs.wiring import Wiring, open_wiring
@@ -132,7 +133,8 @@ class GraceRuntime:
 
     async def close(self) -> None:
         """Stop renewing turn leases, stop playbook runs started from chat (a bounded moment),
-        release the checkpointer's connections, and the database if this runtime opened it."""
+        release the checkpointer's connections, and the database if this runtime opened it.
+        """
         await self.gate.close()
         await self.wiring.aclose()
 
@@ -157,7 +159,7 @@ class GraceRuntime:
             raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
         return TurnRequest(
             thread_id=thread_id or new_thread_id(),
-            message_id=message_id or uuid.uuid4().hex,
+            message_id=message_id or new_message_id(),
             message=message,
             persona=self.persona(agent),
             audience=audience,

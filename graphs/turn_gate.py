@@ -209,9 +209,7 @@ class TurnGate:
             # durability "exit": a message in the inbox that no checkpoint holds was cut off
             if latest is None:
                 return None
-            out = await self.graph.ainvoke(
-                graph_inputs(latest), config, durability=self.durability
-            )
+            out = await self.graph.ainvoke(graph_inputs(latest), config, durability=self.durability)
             result = await self.result(thread_id, out)
             await self.inbox.settle(thread_id, latest.id, result.to_dict())
             return result

@@ -20,7 +20,15 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from graphs.escalation_store import EscalationRecord
 
-__all__ = ["Audience", "ThreadView", "TurnResult", "new_thread_id", "record_from_dict"]
+__all__ = [
+    "Audience",
+    "ThreadView",
+    "TurnRequest",
+    "TurnResult",
+    "new_message_id",
+    "new_thread_id",
+    "record_from_dict",
+]
 
 #: Who is talking on a turn: a client (own cases only) or staff (any case).
 Audience = Literal["client", "staff"]
@@ -29,6 +37,11 @@ Audience = Literal["client", "staff"]
 def new_thread_id() -> str:
     """A fresh conversation id: ``t-`` + 12 hex characters (the only place one is minted)."""
     return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def new_message_id() -> str:
+    """A fresh message id (32 hex characters)."""
+    return uuid.uuid4().hex
 
 
 @dataclass

@@ -61,7 +61,8 @@ class Wiring:
 
     async def aclose(self) -> None:
         """Stop playbook runs started from chat, close the checkpointer's pool, then the
-        database if :func:`open_wiring` connected it (in that order; idempotent)."""
+        database if :func:`open_wiring` connected it (in that order; idempotent).
+        """
         await self._stack.aclose()
 
 
@@ -177,8 +178,9 @@ def local_triage(settings: Settings, embedder: Embedder) -> TurnRouter:
 
 
 def _retriever(settings: Settings, db: Database, embedder: Embedder) -> PassageRetriever:
-    """pgvector retrieval (exact search up to ``exact_search_max_rows``), Redis-cached when
-    ``REDIS_URL`` is set (invalidated when a collection changes)."""
+    """Pgvector retrieval (exact search up to ``exact_search_max_rows``), Redis-cached when
+    ``REDIS_URL`` is set (invalidated when a collection changes).
+    """
     from knowledge.retrieval_cache import caching_retriever
     from knowledge.retriever import Retriever
     from knowledge.store.pgvector import PgVectorStore
