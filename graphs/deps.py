@@ -48,13 +48,17 @@ class Triager(Protocol):
 
 
 class PersonaRouter(Protocol):
-    """A ``route``-only router (test stubs, the API bench's fixed router), which the
-    supervisor wraps in :class:`graphs.triage.adapter.RouterTriage`.
+    """A ``route``-only router (test stubs, the API bench's fixed router).
+
+    The supervisor wraps it in :class:`graphs.triage.adapter.RouterTriage`.
     """
 
     def route(self, message: str, *, current: str | None = None) -> Any:
-        """An object with ``persona`` and ``confidence`` (optionally ``secondary``,
-        ``multi_intent``, ``sticky``, ``reason``, ``scores``, ``act``).
+        """The routing decision.
+
+        Returns:
+            An object with ``persona`` and ``confidence`` (optionally ``secondary``,
+            ``multi_intent``, ``sticky``, ``reason``, ``scores``, ``act``).
         """
         ...
 
@@ -64,8 +68,10 @@ TurnRouter: TypeAlias = "Triager | PersonaRouter"
 
 
 class PassageRetriever(Protocol):
-    """Knowledge retrieval (:class:`knowledge.retriever.Retriever`, or its Redis-cached
-    :class:`knowledge.retrieval_cache.CachingRetriever`).
+    """Knowledge retrieval.
+
+    Implemented by :class:`knowledge.retriever.Retriever` and its Redis-cached
+    :class:`knowledge.retrieval_cache.CachingRetriever`.
 
     Attributes:
         embedder: The model queries are embedded with (warmed up at start, shown in health).

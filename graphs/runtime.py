@@ -132,8 +132,10 @@ class GraceRuntime:
         await self.close()
 
     async def close(self) -> None:
-        """Stop renewing turn leases, stop playbook runs started from chat (a bounded moment),
-        release the checkpointer's connections, and the database if this runtime opened it.
+        """Release everything this runtime holds.
+
+        Stops renewing turn leases, stops playbook runs started from chat (a bounded moment),
+        releases the checkpointer's connections, and the database if this runtime opened it.
         """
         await self.gate.close()
         await self.wiring.aclose()

@@ -60,8 +60,10 @@ class Wiring:
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack, repr=False)
 
     async def aclose(self) -> None:
-        """Stop playbook runs started from chat, close the checkpointer's pool, then the
-        database if :func:`open_wiring` connected it (in that order; idempotent).
+        """Close what was opened, last first.
+
+        Stops playbook runs started from chat, closes the checkpointer's pool, then the
+        database if :func:`open_wiring` connected it (idempotent).
         """
         await self._stack.aclose()
 
@@ -178,8 +180,9 @@ def local_triage(settings: Settings, embedder: Embedder) -> TurnRouter:
 
 
 def _retriever(settings: Settings, db: Database, embedder: Embedder) -> PassageRetriever:
-    """Pgvector retrieval (exact search up to ``exact_search_max_rows``), Redis-cached when
-    ``REDIS_URL`` is set (invalidated when a collection changes).
+    """The pgvector retriever: exact search up to ``exact_search_max_rows`` rows.
+
+    Redis-cached when ``REDIS_URL`` is set (invalidated when a collection changes).
     """
     from knowledge.retrieval_cache import caching_retriever
     from knowledge.retriever import Retriever
