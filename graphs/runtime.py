@@ -157,13 +157,14 @@ class GraceRuntime:
             agents.registry.UnknownPersonaError: ``agent`` is not a persona.
             ValueError: ``audience`` is neither ``client`` nor ``staff``.
         """
+        persona = self.persona(agent)
         if audience not in ("client", "staff"):
             raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
         return TurnRequest(
             thread_id=thread_id or new_thread_id(),
             message_id=message_id or new_message_id(),
             message=message,
-            persona=self.persona(agent),
+            persona=persona,
             audience=audience,
         )
 
