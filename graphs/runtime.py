@@ -83,9 +83,20 @@ class GraceRuntime:
         self.graph = build_graph(self.deps, checkpointer=self.checkpointer)
         self.escalations = EscalationRepository(self.db)
         self.inbox = ThreadInbox(self.db)
-        self.bus = bus
         self.gate = TurnGate(self.graph, self.inbox, self.escalations, bus,
                              self.deps.settings.checkpoint_durability)  # fmt: skip
+
+    @property
+    def bus(self) -> EventBus | None:
+        """The event bus turn results and resolutions are published on (None: not published).
+
+        Settable (tests follow a local bus); the turn gate publishes on the same one.
+        """
+        return self.gate.bus
+
+    @bus.setter
+    def bus(self, bus: EventBus | None) -> None:
+        self.gate.bus = bus
 
     @classmethod
     async def open(
