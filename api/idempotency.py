@@ -37,6 +37,7 @@ from graphs.runtime import GraceRuntime
 from graphs.turn_events import TurnEvent
 from graphs.turn_lease import TURN_LEASE_S
 from graphs.turn_recovery import TurnSweeper
+from graphs.turn_result import TurnResult
 
 T = TypeVar("T")
 
@@ -266,10 +267,10 @@ async def replayed_turn(
     rt: GraceRuntime,
     principal: Principal,
     plan: TurnPlan,
-    run: Callable[[], Awaitable[dict[str, Any]]],
+    run: Callable[[], Awaitable[TurnResult]],
     *,
     wait_s: float = REPLAY_WAIT_S,
-) -> dict[str, Any]:
+) -> TurnResult:
     """The first request's turn result, once it has ended.
 
     While waiting, a turn whose process died is taken over here (the same claim the recovery
@@ -281,7 +282,7 @@ async def replayed_turn(
         rt: The runtime.
         principal: The caller (the key's scope).
         plan: From :func:`plan_turn`, with ``replay`` set.
-        run: Runs the turn now with ``plan.message_id`` (returns ``TurnResult.to_dict()``).
+        run: Runs the turn now with ``plan.message_id``.
         wait_s: Longest wait, seconds.
 
     Raises:
@@ -293,7 +294,7 @@ async def replayed_turn(
     record: KeyRecord | None = plan.replay
     while True:
         if record is not None and record.response is not None:
-            return record.response
+            return TurnResult.from_dict(record.response)
         turn = await rt.inbox.open_turn(plan.thread_id)
         if turn is not None and turn.message_id == plan.message_id:
             if sweeper.claimable(turn):
@@ -315,9 +316,9 @@ async def replayed_turn(
         record = await store.get(principal.key_id, plan.key)
 
 
-async def final_only(turn: dict[str, Any]) -> AsyncIterator[TurnEvent]:
+async def final_only(turn: TurnResult) -> AsyncIterator[TurnEvent]:
     """A replayed turn as a stream: just its ``final`` event."""
-    yield TurnEvent("final", turn)
+    yield TurnEvent("final", turn.to_dict(), result=turn)
 
 
 def created_at(record: KeyRecord | None) -> int:

@@ -9,11 +9,14 @@ explode the label space; requests that match no route are labelled ``<unmatched>
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from graphs.turn_result import TurnResult
 
 #: Latency buckets in seconds: 5 ms to 10 s (chat turns with a real LLM take seconds).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -67,15 +70,14 @@ class ApiMetrics:
             buckets=RETRIEVAL_BUCKETS, registry=r,
         )  # fmt: skip
 
-    def observe_turn(self, turn: Mapping[str, Any]) -> None:
-        """Count one chat turn (``TurnResult.to_dict()``): agent, level, escalation, steps."""
-        self.routing.labels(agent=str(turn.get("persona") or "none")).inc()
-        level = str(turn.get("level") or 1)
-        self.levels.labels(level=level).inc()
-        esc = turn.get("escalation")
-        if esc:
-            self.escalations.labels(level=str(esc.get("level", 4)), kind=esc.get("kind")).inc()
-        self.count_transitions(turn.get("actions") or (), turn.get("refusals") or (), "turn")
+    def observe_turn(self, turn: TurnResult) -> None:
+        """Count one chat turn: agent, level, escalation, steps."""
+        self.routing.labels(agent=str(turn.persona or "none")).inc()
+        self.levels.labels(level=str(turn.level or 1)).inc()
+        esc = turn.escalation
+        if esc is not None:
+            self.escalations.labels(level=str(esc.level or 4), kind=esc.kind).inc()
+        self.count_transitions(turn.actions, turn.refusals, "turn")
 
     def count_transitions(
         self, applied: Iterable[Any], refused: Iterable[Any], source: str

@@ -11,7 +11,7 @@ staff and admin keys also its server path (``path``).
 
 from __future__ import annotations
 
-import uuid
+import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
@@ -25,14 +25,10 @@ from api.problems import ProblemError
 from graphs.core.settings import Settings
 from graphs.runtime import Audience, GraceRuntime, ThreadInFlightError
 from graphs.turn_events import TurnEvent
+from graphs.turn_result import TurnRequest, TurnResult, new_message_id, new_thread_id
 from knowledge.citations import present_citation, present_citations, roots_of
 
 log = structlog.get_logger("grace.api")
-
-
-def new_thread_id() -> str:
-    """A fresh conversation id (``t-`` + 12 hex characters, as the runtime makes them)."""
-    return f"t-{uuid.uuid4().hex[:12]}"
 
 
 async def begin_turn(
@@ -45,6 +41,9 @@ async def begin_turn(
 ) -> tuple[str, str | None]:
     """Resolve the persona, pick the thread id and claim the thread for ``principal``.
 
+    The persona is checked and a new thread's id minted here, once: the turn then runs as a
+    :class:`~graphs.turn_result.TurnRequest` the runtime does not check again.
+
     Returns:
         ``(thread_id, persona name or None)``.
 
@@ -52,7 +51,7 @@ async def begin_turn(
         agents.registry.UnknownPersonaError: ``agent`` is not a persona (404).
         ProblemError: 404 when a client continues a thread another key owns.
     """
-    persona = rt.deps.registry.get(agent).name if agent else None
+    persona = rt.persona(agent) if agent else None
     tid = thread_id or new_thread_id()
     await owners.claim(tid, principal)
     return tid, persona
@@ -72,27 +71,33 @@ async def run_turn(
     audience: Audience = "client",
     *,
     message_id: str | None = None,
-) -> dict[str, Any]:
-    """One turn to completion; returns ``TurnResult.to_dict()`` (counted in the metrics).
+) -> TurnResult:
+    """One turn to completion (counted in the metrics).
 
-    ``message_id``: id for the message (an idempotency key's record names it).
+    ``thread_id`` and ``agent`` as :func:`begin_turn` checked them; ``message_id``: id for the
+    message (an idempotency key's record names it).
 
     Raises:
         ProblemError: 409 ``thread-busy`` while another turn of the thread runs.
     """
     try:
-        result = await rt.ask(
-            message, thread_id=thread_id, agent=agent, audience=audience, message_id=message_id
-        )
+        result = await rt.ask(_request(message, thread_id, agent, audience, message_id))
     except ThreadInFlightError as exc:
         raise thread_busy(exc) from None
-    turn = result.to_dict()
-    metrics.observe_turn(turn)
-    return turn
+    metrics.observe_turn(result)
+    return result
 
 
-def shown_turn(settings: Settings, turn: dict[str, Any], audience: Audience) -> dict[str, Any]:
-    """``turn`` (``TurnResult.to_dict()``) with its citations as ``audience`` may see them.
+def _request(
+    message: str, thread_id: str, agent: str | None, audience: Audience, message_id: str | None
+) -> TurnRequest:
+    """The turn's request, from what :func:`begin_turn` already checked."""
+    return TurnRequest(thread_id=thread_id, message_id=message_id or new_message_id(),
+                       message=message, persona=agent, audience=audience)  # fmt: skip
+
+
+def shown_turn(settings: Settings, turn: TurnResult, audience: Audience) -> TurnResult:
+    """``turn`` with its citations as ``audience`` may see them.
 
     Args:
         settings: The app's settings (its ingest roots name sources relative to them).
@@ -103,15 +108,16 @@ def shown_turn(settings: Settings, turn: dict[str, Any], audience: Audience) -> 
         A copy; ``turn`` itself is not changed.
     """
     roots = roots_of(settings)
-    return {**turn, "citations": present_citations(turn.get("citations") or [], audience, roots)}
+    return dataclasses.replace(turn, citations=present_citations(turn.citations, audience, roots))
 
 
 def shown_event(settings: Settings, event: TurnEvent, audience: Audience) -> TurnEvent:
     """A stream event as ``audience`` may see it: ``citation`` and ``final`` presented."""
     if event.type == "citation":
         return TurnEvent("citation", present_citation(event.data, audience, roots_of(settings)))
-    if event.type == "final":
-        return TurnEvent("final", shown_turn(settings, event.data, audience))
+    if event.type == "final" and event.result is not None:
+        shown = shown_turn(settings, event.result, audience)
+        return TurnEvent("final", shown.to_dict(), result=shown)
     return event
 
 
@@ -142,9 +148,7 @@ async def open_stream(
     """
     source = cast(
         AsyncGenerator[TurnEvent, None],
-        rt.stream(
-            message, thread_id=thread_id, agent=agent, audience=audience, message_id=message_id
-        ),
+        rt.stream(_request(message, thread_id, agent, audience, message_id)),
     )
     try:
         first = await anext(source)
@@ -155,8 +159,8 @@ async def open_stream(
         event: TurnEvent | None = first
         try:
             while event is not None:
-                if event.type == "final":
-                    metrics.observe_turn(event.data)
+                if event.type == "final" and event.result is not None:
+                    metrics.observe_turn(event.result)
                 yield event
                 event = await anext(source, None)
         finally:

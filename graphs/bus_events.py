@@ -2,54 +2,16 @@
 
 The bus itself (:mod:`graphs.core.events`) carries generic :class:`~graphs.core.events.Event`
 records and knows nothing about conversations; what a turn publishes is decided here, one
-layer up, from the turn's result (:class:`graphs.runtime.TurnResult`).
+layer up, from the turn's result (:class:`graphs.turn_result.TurnResult`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from graphs.core.events import Event
+from graphs.turn_result import TurnResult
 
 
-class _Record(Protocol):
-    """Anything with a JSON-ready ``to_dict()`` (an escalation record)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready representation."""
-        ...
-
-
-class FinishedTurn(Protocol):
-    """The parts of a turn's result that become events (:class:`graphs.runtime.TurnResult`)."""
-
-    @property
-    def thread_id(self) -> str:
-        """The conversation id."""
-        ...
-
-    @property
-    def turn(self) -> int:
-        """1-based index of the user turn."""
-        ...
-
-    @property
-    def actions(self) -> list[dict[str, Any]]:
-        """Workflow transitions applied this turn."""
-        ...
-
-    @property
-    def refusals(self) -> list[dict[str, Any]]:
-        """Steps refused this turn."""
-        ...
-
-    @property
-    def escalation(self) -> _Record | None:
-        """The pending escalation when the thread paused for a person."""
-        ...
-
-
-def events_from_turn(turn: FinishedTurn) -> list[Event]:
+def events_from_turn(turn: TurnResult) -> list[Event]:
     """The events one turn produced, ready to publish, in this order.
 
     Each applied action becomes ``transition.applied``, each refusal ``transition.refused``,
@@ -58,7 +20,7 @@ def events_from_turn(turn: FinishedTurn) -> list[Event]:
     ``to_dict()``, copied in.
 
     Args:
-        turn: A finished turn (:class:`graphs.runtime.TurnResult`).
+        turn: A finished turn (:class:`graphs.turn_result.TurnResult`).
 
     Returns:
         The events, unpublished (empty ``id``); empty when the turn changed nothing.

@@ -4,10 +4,93 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from graphs.core.settings import Settings
 from graphs.workflows.engine import WorkflowEngine
+
+if TYPE_CHECKING:
+    from agents.llm.providers import ChatModel
+    from agents.registry import Persona
+    from graphs.triage.schema import TriageDecision
+    from knowledge.embedding.base import Embedder
+    from knowledge.retriever import Passage
+    from knowledge.store.base import SearchFilters
+
+
+class PersonaDirectory(Protocol):
+    """The personas the graph routes between (:class:`agents.registry.PersonaRegistry`)."""
+
+    @property
+    def personas(self) -> tuple[Persona, ...]:
+        """Every persona, Grace included, in registry order."""
+        ...
+
+    def get(self, name: str) -> Persona:
+        """The persona called ``name``.
+
+        Raises:
+            agents.registry.UnknownPersonaError: no persona has that name.
+        """
+        ...
+
+
+class Triager(Protocol):
+    """A full triage of one turn (:class:`graphs.triage.decide.Triage`)."""
+
+    def triage(self, message: str, state: Mapping[str, Any] | None = None) -> TriageDecision:
+        """Persona, level, risk and act for ``message`` in the thread ``state``."""
+        ...
+
+    def route(self, message: str, *, current: str | None = None) -> TriageDecision:
+        """Persona routing only (:meth:`triage` with ``current`` as the thread's persona)."""
+        ...
+
+
+class PersonaRouter(Protocol):
+    """A ``route``-only router (test stubs, the API bench's fixed router).
+
+    The supervisor wraps it in :class:`graphs.triage.adapter.RouterTriage`.
+    """
+
+    def route(self, message: str, *, current: str | None = None) -> Any:
+        """The routing decision.
+
+        Returns:
+            An object with ``persona`` and ``confidence`` (optionally ``secondary``,
+            ``multi_intent``, ``sticky``, ``reason``, ``scores``, ``act``).
+        """
+        ...
+
+
+#: What ``GraphDeps.router`` may be.
+TurnRouter: TypeAlias = "Triager | PersonaRouter"
+
+
+class PassageRetriever(Protocol):
+    """Knowledge retrieval.
+
+    Implemented by :class:`knowledge.retriever.Retriever` and its Redis-cached
+    :class:`knowledge.retrieval_cache.CachingRetriever`.
+
+    Attributes:
+        embedder: The model queries are embedded with (warmed up at start, shown in health).
+    """
+
+    embedder: Embedder
+
+    async def retrieve(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        threshold: float | None = None,
+        hybrid: bool | None = None,
+        mmr: bool | None = None,
+    ) -> list[Passage]:
+        """Up to ``k`` passages for ``query``, best first (none when it is not answered)."""
+        ...
 
 
 class MadeOffer(Protocol):
@@ -61,12 +144,13 @@ class GraphDeps:
     Attributes:
         settings: Process settings.
         engine: The workflow engine (the only way state changes).
-        registry: ``agents.registry.PersonaRegistry``.
+        registry: The personas (``agents.registry.PersonaRegistry``).
         router: The turn's triage: :class:`graphs.triage.decide.Triage` (learned, local, no
             LLM), or any ``route``-only router, which the supervisor wraps in
             :class:`graphs.triage.adapter.RouterTriage` (test stubs, the API bench).
-        retriever: ``knowledge.retriever.Retriever`` or None when the knowledge base is off.
-        model: A LangChain chat model, or None for the offline mode.
+        retriever: Knowledge retrieval, or None when the knowledge base is off.
+        model: A LangChain chat model (``agents.llm.providers.ChatModel``: a
+            ``BaseChatModel``, or one ``.with_fallbacks``), or None for the offline mode.
         step_budget: Maximum agent steps in one turn before the turn is ended with a message.
         playbooks: :class:`graphs.playbooks.offers.PlaybookOffers`: offers a fitting playbook
             to staff at the end of a turn and starts it on a yes; None: no offers.
@@ -74,9 +158,9 @@ class GraphDeps:
 
     settings: Settings
     engine: WorkflowEngine
-    registry: Any
-    router: Any
-    retriever: Any = None
-    model: Any = None
+    registry: PersonaDirectory
+    router: TurnRouter
+    retriever: PassageRetriever | None = None
+    model: ChatModel | None = None
     step_budget: int = 8
     playbooks: PlaybookOffering | None = None

@@ -20,136 +20,83 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from graphs.bus_events import events_from_turn
-from graphs.checkpointer import PooledPostgresSaver, open_checkpoint_pool
+from graphs.checkpointer import PooledPostgresSaver
 from graphs.core.database import Database
 from graphs.core.events import EventBus, escalation_resolved, get_event_bus
-from graphs.core.settings import Settings, get_settings
-from graphs.deps import GraphDeps
-from graphs.escalation_store import EscalationRecord, EscalationRepository
-from graphs.inbox import InboxMessage, ThreadInbox, ThreadInFlightError
-from graphs.running_turns import RunningTurns
+from graphs.core.settings import Settings
+from graphs.deps import GraphDeps, TurnRouter
+from graphs.escalation_store import EscalationRepository
+from graphs.inbox import ThreadInbox, ThreadInFlightError
 from graphs.supervisor import build_graph, final_reply
 from graphs.turn_events import TurnEvent, events_from_update, token_from_message
-from graphs.workflows.engine import WorkflowEngine
+from graphs.turn_gate import ThreadBusyError, TurnGate, graph_config
+from graphs.turn_result import (
+    Audience,
+    ThreadView,
+    TurnRequest,
+    TurnResult,
+    new_message_id,
+    new_thread_id,
+)
+from graphs.wiring import Wiring, open_wiring
 
-__all__ = ["GraceRuntime", "ThreadBusyError", "ThreadInFlightError", "ThreadView", "TurnResult"]
+if TYPE_CHECKING:
+    from agents.llm.providers import ChatModel
+    from graphs.playbooks.offers import PlaybookOffers
+    from knowledge.embedding.base import Embedder
 
-#: Who is talking on a turn: a client (own cases only) or staff (any case).
-Audience = Literal["client", "staff"]
-
-
-class ThreadBusyError(RuntimeError):
-    """The thread is waiting for a person; new messages wait until it is resolved."""
-
-    def __init__(self, thread_id: str, escalation: EscalationRecord | None) -> None:
-        self.thread_id = thread_id
-        self.escalation = escalation
-        ref = f" (escalation {escalation.id})" if escalation else ""
-        super().__init__(f"conversation {thread_id} is waiting for a person{ref}")
-
-
-@dataclass
-class TurnResult:
-    """What one turn produced.
-
-    Attributes:
-        reply: The text shown to the user ("" while waiting for a person).
-        persona: Who answered (a persona, or ``grace`` for merged / staff replies).
-        level: Escalation level 1-4.
-        reasons: Why that level.
-        route: The routing decision.
-        actions: Workflow transitions applied.
-        refusals: Steps refused (ownership, state, budget…).
-        citations: Knowledge citations behind the reply.
-        escalation: The pending escalation when the thread paused for a person.
-    """
-
-    thread_id: str
-    turn: int
-    reply: str
-    persona: str | None
-    level: int
-    reasons: list[str] = field(default_factory=list)
-    route: dict[str, Any] = field(default_factory=dict)
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    refusals: list[dict[str, Any]] = field(default_factory=list)
-    citations: list[dict[str, Any]] = field(default_factory=list)
-    escalation: EscalationRecord | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready representation."""
-        out = dict(self.__dict__)
-        out["escalation"] = self.escalation.to_dict() if self.escalation else None
-        return out
-
-
-@dataclass
-class ThreadView:
-    """A conversation as stored in the checkpointer.
-
-    Attributes:
-        thread_id: The conversation id.
-        turn: Number of user turns so far.
-        messages: ``{"role": "user"|"assistant", "content", "persona"}`` in order (tool
-            traffic left out).
-        current_persona: Who handled the last turn.
-        level: Escalation level of the last turn (4 while waiting for a person).
-        reasons: Why that level.
-        escalation: The pending escalation, if the thread waits for a person.
-    """
-
-    thread_id: str
-    turn: int
-    messages: list[dict[str, Any]]
-    current_persona: str | None
-    level: int
-    reasons: list[str]
-    escalation: EscalationRecord | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready representation."""
-        out = dict(self.__dict__)
-        out["escalation"] = self.escalation.to_dict() if self.escalation else None
-        return out
+__all__ = [
+    "Audience",
+    "GraceRuntime",
+    "ThreadBusyError",
+    "ThreadInFlightError",
+    "ThreadView",
+    "TurnRequest",
+    "TurnResult",
+]
 
 
 class GraceRuntime:
     """The running product: graph + database + checkpointer.
 
     Use :meth:`open`; close with :meth:`close` (or ``async with``).
+
+    Args:
+        wiring: The open collaborators (:func:`graphs.wiring.open_wiring`, with a
+            checkpointer); :meth:`close` closes them.
+        bus: The event bus turn results are published on (None: not published).
     """
 
-    def __init__(
-        self,
-        db: Database,
-        deps: GraphDeps,
-        checkpointer: Any,
-        *,
-        owns_db: bool,
-        bus: EventBus | None = None,
-    ) -> None:
-        self.db = db
-        self.deps = deps
-        self.checkpointer = checkpointer
-        self.graph = build_graph(deps, checkpointer=checkpointer)
-        self.escalations = EscalationRepository(db)
-        self.inbox = ThreadInbox(db)
-        self.bus = bus
-        self._durability = deps.settings.checkpoint_durability
-        self._owns_db = owns_db
-        self._checkpoint_pool: Any = None
-        # thread id -> id of the message of our last turn there that ended without a pause
-        self._settled: dict[str, str] = {}
-        self._running = RunningTurns()  # their inbox leases are renewed while they run
+    def __init__(self, wiring: Wiring, *, bus: EventBus | None = None) -> None:
+        if wiring.checkpointer is None:
+            raise ValueError("GraceRuntime needs a wiring opened with its checkpointer")
+        self.wiring = wiring
+        self.db: Database = wiring.db
+        self.deps: GraphDeps = wiring.deps
+        self.checkpointer: PooledPostgresSaver = wiring.checkpointer
+        self.graph = build_graph(self.deps, checkpointer=self.checkpointer)
+        self.escalations = EscalationRepository(self.db)
+        self.inbox = ThreadInbox(self.db)
+        self.gate = TurnGate(self.graph, self.inbox, self.escalations, bus,
+                             self.deps.settings.checkpoint_durability)  # fmt: skip
+
+    @property
+    def bus(self) -> EventBus | None:
+        """The event bus turn results and resolutions are published on (None: not published).
+
+        Settable (tests follow a local bus); the turn gate publishes on the same one.
+        """
+        return self.gate.bus
+
+    @bus.setter
+    def bus(self, bus: EventBus | None) -> None:
+        self.gate.bus = bus
 
     @classmethod
     async def open(
@@ -157,13 +104,13 @@ class GraceRuntime:
         settings: Settings | None = None,
         *,
         db: Database | None = None,
-        model: Any = "auto",
-        embedder: Any = None,
-        router: Any = None,
+        model: ChatModel | Literal["auto"] | None = "auto",
+        embedder: Embedder | None = None,
+        router: TurnRouter | None = None,
         knowledge: bool = True,
-        offers: Any = False,
+        offers: PlaybookOffers | bool = False,
     ) -> GraceRuntime:
-        """Connect everything.
+        """Connect everything (:func:`graphs.wiring.open_wiring`; arguments as there).
 
         Args:
             settings: Process settings (default: from the environment).
@@ -179,44 +126,15 @@ class GraceRuntime:
                 encoder, False for none. Its runner, when it has none, is a
                 ``PlaybookRunner`` on this database, checkpointer, engine and model.
         """
-        from agents.registry import PersonaRegistry
-        from knowledge.embedding.factory import get_default_embedder
-        from knowledge.retrieval_cache import caching_retriever
-        from knowledge.retriever import Retriever
-        from knowledge.store.pgvector import PgVectorStore
-
-        settings = settings or get_settings()
-        owns = db is None
-        db = db or await Database.connect(settings)
-        if model == "auto":
-            from agents.llm.providers import make_chat_model
-
-            model = make_chat_model(settings)
-        embedder = embedder or get_default_embedder(settings)
-        registry = PersonaRegistry.load()
-        retriever = None
-        if knowledge:
-            store = PgVectorStore(db, exact_search_max_rows=settings.exact_search_max_rows)
-            # Redis-cached when REDIS_URL is set (invalidated when a collection changes).
-            retriever = caching_retriever(Retriever(store, embedder), settings, db)
-        deps = GraphDeps(
-            settings=settings,
-            engine=WorkflowEngine(db),
-            registry=registry,
-            router=router or _local_router(registry, embedder, settings),
-            retriever=retriever,
-            model=model,
-        )
-        pool = await open_checkpoint_pool(db.url, max_size=settings.db_pool_max_size)
-        saver = PooledPostgresSaver(pool)
-        await saver.setup()  # the checkpointer's own versioned tables (idempotent)
-        if offers:
-            from graphs.playbooks.offers import bind_offers
-
-            deps.playbooks = bind_offers(offers, deps, db, saver, embedder, knowledge=knowledge)
-        rt = cls(db, deps, saver, owns_db=owns, bus=get_event_bus(settings))
-        rt._checkpoint_pool = pool
-        return rt
+        wiring = await open_wiring(
+            settings, db=db, model=model, embedder=embedder, router=router,
+            knowledge=knowledge, offers=offers,
+        )  # fmt: skip
+        try:
+            return cls(wiring, bus=get_event_bus(wiring.settings))
+        except BaseException:
+            await wiring.aclose()
+            raise
 
     async def __aenter__(self) -> GraceRuntime:
         return self
@@ -225,22 +143,53 @@ class GraceRuntime:
         await self.close()
 
     async def close(self) -> None:
-        """Release the checkpointer's connections, and the database if this runtime opened it."""
-        await self._running.close()
-        if self.deps.playbooks is not None:  # runs started from chat get a bounded moment
-            await self.deps.playbooks.close()
-        if self._checkpoint_pool is not None:
-            await self._checkpoint_pool.close()
-        if self._owns_db:
-            await self.db.close()
+        """Release everything this runtime holds.
 
-    @staticmethod
-    def _config(thread_id: str) -> RunnableConfig:
-        return {"configurable": {"thread_id": thread_id}, "recursion_limit": 60}
+        Stops renewing turn leases, stops playbook runs started from chat (a bounded moment),
+        releases the checkpointer's connections, and the database if this runtime opened it.
+        """
+        await self.gate.close()
+        await self.wiring.aclose()
+
+    def request(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        agent: str | None = None,
+        audience: Audience = "client",
+        message_id: str | None = None,
+    ) -> TurnRequest:
+        """Check a turn's arguments once: the persona named, the audience; mint the ids.
+
+        Arguments as for :meth:`ask`.
+
+        Raises:
+            agents.registry.UnknownPersonaError: ``agent`` is not a persona.
+            ValueError: ``audience`` is neither ``client`` nor ``staff``.
+        """
+        persona = self.persona(agent)
+        if audience not in ("client", "staff"):
+            raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
+        return TurnRequest(
+            thread_id=thread_id or new_thread_id(),
+            message_id=message_id or new_message_id(),
+            message=message,
+            persona=persona,
+            audience=audience,
+        )
+
+    def persona(self, agent: str | None) -> str | None:
+        """The canonical name of persona ``agent`` (None for None: Grace routes).
+
+        Raises:
+            agents.registry.UnknownPersonaError: ``agent`` is not a persona.
+        """
+        return self.deps.registry.get(agent).name if agent is not None else None
 
     async def ask(
         self,
-        message: str,
+        message: str | TurnRequest,
         *,
         thread_id: str | None = None,
         agent: str | None = None,
@@ -250,7 +199,8 @@ class GraceRuntime:
         """Run one user turn.
 
         Args:
-            message: The user's text.
+            message: The user's text, or a checked :class:`TurnRequest` (then the other
+                arguments are ignored).
             thread_id: Conversation to continue (a new one when None).
             agent: Talk to this persona directly (ownership and escalation still apply).
             audience: ``client`` (the default): tools reach only this conversation's cases —
@@ -263,18 +213,18 @@ class GraceRuntime:
             ThreadInFlightError: another turn of the thread is running (here or elsewhere).
             agents.registry.UnknownPersonaError: ``agent`` is not a persona.
         """
-        thread_id = thread_id or _new_thread_id()
-        async with self._turn(thread_id):
-            config, inputs = await self._prepare(message, thread_id, agent, audience, message_id)
-            out = await self.graph.ainvoke(inputs, config, durability=self._durability)
+        req = self._checked(message, thread_id, agent, audience, message_id)
+        async with self.gate.hold(req.thread_id):
+            config, inputs = await self.gate.prepare(req)
+            out = await self.graph.ainvoke(inputs, config, durability=self.gate.durability)
             out = await self._offer_playbook(config, inputs, out)
-            result = await self._result(thread_id, out)
-            await self._finish(thread_id, inputs, result)
+            result = await self.gate.result(req.thread_id, out)
+            await self.gate.finish(req.thread_id, inputs, result)
             return result
 
     async def stream(
         self,
-        message: str,
+        message: str | TurnRequest,
         *,
         thread_id: str | None = None,
         agent: str | None = None,
@@ -285,19 +235,33 @@ class GraceRuntime:
 
         Arguments as for :meth:`ask`.
 
-        The last event is always ``final`` with the same :class:`TurnResult` :meth:`ask`
-        returns; an ``escalation`` event precedes it when the thread paused for a person.
+        The last event is always ``final`` carrying the same :class:`TurnResult` :meth:`ask`
+        returns (``result``; ``data`` is its ``to_dict()``); an ``escalation`` event precedes
+        it when the thread paused for a person.
 
         Raises:
             ThreadBusyError: the thread is paused waiting for a person (before any event).
             ThreadInFlightError: another turn of the thread is running (before any event).
             agents.registry.UnknownPersonaError: ``agent`` is not a persona.
         """
-        thread_id = thread_id or _new_thread_id()
-        async with self._turn(thread_id):
-            config, inputs = await self._prepare(message, thread_id, agent, audience, message_id)
-            async for event in self._stream(thread_id, config, inputs):
+        req = self._checked(message, thread_id, agent, audience, message_id)
+        async with self.gate.hold(req.thread_id):
+            config, inputs = await self.gate.prepare(req)
+            async for event in self._stream(req.thread_id, config, inputs):
                 yield event
+
+    def _checked(
+        self,
+        message: str | TurnRequest,
+        thread_id: str | None,
+        agent: str | None,
+        audience: Audience,
+        message_id: str | None,
+    ) -> TurnRequest:
+        if isinstance(message, TurnRequest):
+            return message
+        return self.request(message, thread_id=thread_id, agent=agent, audience=audience,
+                            message_id=message_id)  # fmt: skip
 
     async def _stream(
         self, thread_id: str, config: RunnableConfig, inputs: dict[str, Any]
@@ -310,7 +274,7 @@ class GraceRuntime:
             config,
             stream_mode=["updates", "messages", "values"],
             subgraphs=True,
-            durability=self._durability,
+            durability=self.gate.durability,
         ):
             ns, mode, chunk = cast(tuple[tuple[str, ...], str, Any], part)
             if mode == "values" and not ns:
@@ -332,11 +296,11 @@ class GraceRuntime:
                             yield event
         values["__interrupt__"] = list(interrupts.values())
         values = await self._offer_playbook(config, inputs, values)
-        result = await self._result(thread_id, values)
-        await self._finish(thread_id, inputs, result)
+        result = await self.gate.result(thread_id, values)
+        await self.gate.finish(thread_id, inputs, result)
         if result.escalation is not None:
             yield TurnEvent("escalation", result.escalation.to_dict())
-        yield TurnEvent("final", result.to_dict())
+        yield TurnEvent("final", result.to_dict(), result=result)
 
     async def _offer_playbook(
         self, config: RunnableConfig, inputs: dict[str, Any], out: Any
@@ -370,112 +334,20 @@ class GraceRuntime:
         Returns:
             None when no thread with that id was ever checkpointed.
         """
-        snap = await self.graph.aget_state(self._config(thread_id))
+        snap = await self.graph.aget_state(graph_config(thread_id))
         if not snap.values:
             return None
-        values = dict(snap.values)
         pending = await self.escalations.list(status="pending", thread_id=thread_id)
-        return ThreadView(
-            thread_id=thread_id,
-            turn=int(values.get("turn", 0)),
-            messages=[_message_dict(m) for m in values.get("messages", []) if _shown(m)],
-            current_persona=values.get("current_persona"),
-            level=4 if snap.interrupts else int(values.get("level", 1)),
-            reasons=list(values.get("reasons") or []),
-            escalation=pending[0] if pending else None,
-        )
+        return ThreadView.of(thread_id, dict(snap.values), waiting=bool(snap.interrupts),
+                             escalation=pending[0] if pending else None)  # fmt: skip
 
     async def holds(self, thread_id: str, message_id: str) -> bool:
         """Whether the thread's checkpoint holds the message ``message_id`` (its turn ran)."""
-        snap = await self.graph.aget_state(self._config(thread_id))
-        return _holds(dict(snap.values or {}), message_id)
+        return await self.gate.holds(thread_id, message_id)
 
     def running(self, thread_id: str) -> bool:
         """Whether this process is running a turn of ``thread_id`` right now."""
-        return thread_id in self._running
-
-    def _turn(self, thread_id: str) -> AbstractAsyncContextManager[None]:
-        """Hold ``thread_id`` for one turn here (ThreadInFlightError if already held)."""
-        return self._running.hold(thread_id, self.inbox)
-
-    async def _finish(self, thread_id: str, inputs: dict[str, Any], result: TurnResult) -> None:
-        """Mark the turn ended (its result kept for an idempotency key); remember it settled."""
-        await self.inbox.settle(thread_id, str(inputs["messages"][0].id), result.to_dict())
-        self._remember(thread_id, inputs, result)
-
-    async def _prepare(
-        self,
-        message: str,
-        thread_id: str,
-        agent: str | None,
-        audience: Audience,
-        message_id: str | None,
-    ) -> tuple[RunnableConfig, dict[str, Any]]:
-        """Check the thread can take a message; finish a half-done turn; build the inputs."""
-        mid = message_id or uuid.uuid4().hex
-        if agent is not None:
-            agent = self.deps.registry.get(agent).name
-        if audience not in ("client", "staff"):
-            raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
-        config = self._config(thread_id)
-        # The inbox keeps the message first (with durability "exit" the run writes one
-        # checkpoint, at its end) and holds the turn's lease until it ends.
-        msg = InboxMessage(mid, message, agent, audience)
-        known = self._settled.pop(thread_id, None)
-        if known is None:
-            snap = await self._settle(thread_id, config)
-            prev = await self.inbox.swap(thread_id, msg)
-        else:
-            prev = await self.inbox.swap(thread_id, msg)
-            if prev is not None and prev.id == known:
-                # Every turn swaps the inbox, so no process has touched this thread since our
-                # own turn ended without a pause: its checkpoint is ours, settled and holding
-                # that message. Skips a checkpoint read per turn. (Caveat: checkpoints commit
-                # asynchronously, so a PostgreSQL crash within ~0.6 s of our turn, survived by
-                # this process, could lose that turn's checkpoint unnoticed; restarting the
-                # process after a database crash clears this memory.)
-                return config, _inputs(msg)
-            try:
-                snap = await self._settle(thread_id, config)
-            except ThreadBusyError:
-                await self.inbox.put(thread_id, prev)  # the refused message never arrived
-                raise
-        if prev is not None and not _holds(snap.values, prev.id):
-            # A previous message that never reached the checkpoint (a crash mid-turn) runs first.
-            out = await self.graph.ainvoke(_inputs(prev), config, durability=self._durability)
-            lost = await self._result(thread_id, out)
-            await self.inbox.settle(thread_id, prev.id, lost.to_dict())
-            if lost.escalation is not None:  # that turn now waits for a person; so does this
-                await self.inbox.put(thread_id, prev)  # the refused message never arrived
-                raise ThreadBusyError(thread_id, lost.escalation)
-        return config, _inputs(msg)
-
-    async def _settle(self, thread_id: str, config: RunnableConfig) -> Any:
-        """The thread's state snapshot, after finishing a turn a crash left half-done.
-
-        Raises:
-            ThreadBusyError: the thread is paused waiting for a person.
-        """
-        snap = await self.graph.aget_state(config)
-        if snap.interrupts:
-            pending = await self.escalations.list(status="pending", thread_id=thread_id)
-            raise ThreadBusyError(thread_id, pending[0] if pending else None)
-        if snap.next:  # a turn a crash left half-done: finish it first
-            out = await self.graph.ainvoke(None, config)
-            last = _last_human_id(dict(out or {}))
-            if last is not None:  # its idempotency key, if any, gets the result
-                done = await self._result(thread_id, out)
-                await self.inbox.settle(thread_id, last, done.to_dict())
-            snap = await self.graph.aget_state(config)
-        return snap
-
-    def _remember(self, thread_id: str, inputs: dict[str, Any], result: TurnResult) -> None:
-        """Note that our turn on ``thread_id`` ended settled (see :meth:`_prepare`)."""
-        if self._durability != "exit" or result.escalation is not None:
-            return
-        self._settled[thread_id] = str(inputs["messages"][0].id)
-        if len(self._settled) > _SETTLED_MAX:
-            self._settled.pop(next(iter(self._settled)))
+        return self.gate.running(thread_id)
 
     async def resolve(
         self,
@@ -499,9 +371,9 @@ class GraceRuntime:
         decision = {"approved": approve, "note": note, "by": by}
         out = await self.graph.ainvoke(
             Command(resume={esc.interrupt_id: decision}),
-            self._config(esc.thread_id),
+            graph_config(esc.thread_id),
         )
-        return await self._result(esc.thread_id, out)
+        return await self.gate.result(esc.thread_id, out)
 
     async def recover(self, thread_id: str) -> TurnResult | None:
         """Finish a turn that a crash left half-done (from its last checkpoint).
@@ -518,120 +390,4 @@ class GraceRuntime:
         Raises:
             ThreadInFlightError: this process is running a turn of the thread right now.
         """
-        async with self._turn(thread_id):
-            config = self._config(thread_id)
-            snap = await self.graph.aget_state(config)
-            latest = await self.inbox.latest(thread_id)
-            if snap.interrupts or (not snap.next and latest and _holds(snap.values, latest.id)):
-                if latest is not None and _holds(snap.values, latest.id):
-                    values = {**snap.values, "__interrupt__": list(snap.interrupts)}
-                    ended = await self._result(thread_id, values, publish=False)
-                    await self.inbox.settle(thread_id, latest.id, ended.to_dict())
-                return None
-            if snap.next:
-                out = await self.graph.ainvoke(None, config)
-                result = await self._result(thread_id, out)
-                last = _last_human_id(dict(out or {}))
-                if last is not None:
-                    await self.inbox.settle(thread_id, last, result.to_dict())
-                return result
-            # durability "exit": a message in the inbox that no checkpoint holds was cut off
-            if latest is None:
-                return None
-            out = await self.graph.ainvoke(_inputs(latest), config, durability=self._durability)
-            result = await self._result(thread_id, out)
-            await self.inbox.settle(thread_id, latest.id, result.to_dict())
-            return result
-
-    async def _result(self, thread_id: str, out: Any, *, publish: bool = True) -> TurnResult:
-        """Build the turn result from the graph's output values (``__interrupt__`` included).
-
-        ``publish``: send its events on the bus (False when rebuilding an ended turn).
-        """
-        values = dict(out or {})
-        interrupts = list(values.pop("__interrupt__", None) or [])
-        escalation = None
-        for intr in interrupts:
-            escalation = await self.escalations.record(
-                thread_id=thread_id,
-                turn=int(values.get("turn", 0)),
-                interrupt_id=intr.id,
-                payload=dict(intr.value),
-            )
-        reply, persona = ("", None) if interrupts else final_reply(values.get("messages", []))
-        extra = [r for i in interrupts for r in dict(i.value).get("reasons", [])]
-        result = TurnResult(
-            thread_id=thread_id,
-            turn=int(values.get("turn", 0)),
-            reply="" if interrupts else (values.get("reply") or reply),
-            persona=persona or values.get("current_persona"),
-            level=4 if interrupts else int(values.get("level", 1)),
-            reasons=list(dict.fromkeys([*(values.get("reasons") or []), *extra])),
-            route=dict(values.get("route") or {}),
-            actions=list(values.get("actions") or []),
-            refusals=list(values.get("refusals") or []),
-            citations=list(values.get("citations") or []),
-            escalation=escalation,
-        )
-        if publish and self.bus is not None:  # dashboards follow transitions, escalations live
-            for event in events_from_turn(result):
-                await self.bus.publish(event)
-        return result
-
-
-def _local_router(registry: Any, embedder: Any, settings: Settings) -> Any:
-    """The learned local triage on the process's ONNX MiniLM, fitted once per train split.
-
-    It shares the ONNX encoder under ``embedder`` (one model in memory), or loads one when
-    ``embedder`` is another backend; falls back to ``embedder`` when the export cannot be made
-    or loaded (same vectors for all-MiniLM-L6-v2, only slower). The fitted classifiers are
-    cached in ``settings.models_dir`` (``agents.fit_cache``), so a start with an unchanged
-    train split loads them instead of refitting. ``registry`` is not needed: the triage learns
-    from its labelled train split.
-    """
-    from agents.encoder import router_embedder
-    from graphs.triage.decide import load_triage
-
-    del registry
-    encoder = router_embedder(settings.models_dir, embedder)
-    return load_triage(encoder, cache_dir=settings.models_dir)
-
-
-#: Threads remembered as settled by this process (oldest forgotten first).
-_SETTLED_MAX = 10_000
-
-
-def _shown(message: BaseMessage) -> bool:
-    """User messages and AI replies (not tool calls or tool results)."""
-    if isinstance(message, HumanMessage):
-        return True
-    return isinstance(message, AIMessage) and not message.tool_calls and bool(message.content)
-
-
-def _message_dict(message: BaseMessage) -> dict[str, Any]:
-    role = "user" if isinstance(message, HumanMessage) else "assistant"
-    return {"role": role, "content": message.text, "persona": message.name}
-
-
-def _inputs(message: InboxMessage) -> dict[str, Any]:
-    """Graph inputs for an inbox message (its id becomes the ``HumanMessage`` id)."""
-    return {
-        "messages": [HumanMessage(message.content, id=message.id)],
-        "requested_persona": message.requested_persona,
-        "audience": message.audience,
-    }
-
-
-def _new_thread_id() -> str:
-    return f"t-{uuid.uuid4().hex[:12]}"
-
-
-def _last_human_id(values: dict[str, Any]) -> str | None:
-    """Id of the last user message in state ``values`` (None when there is none)."""
-    humans = [m for m in values.get("messages", []) if isinstance(m, HumanMessage)]
-    return str(humans[-1].id) if humans and humans[-1].id else None
-
-
-def _holds(values: dict[str, Any], message_id: str) -> bool:
-    """Whether checkpointed state ``values`` already hold the message with ``message_id``."""
-    return any(m.id == message_id for m in values.get("messages", []))
+        return await self.gate.recover(thread_id)

@@ -10,7 +10,8 @@ as they happen, in this order within a turn:
 3. ``action`` / ``refusal`` / ``citation`` — workflow transitions applied or refused and the
    knowledge cited, as each tool step finishes;
 4. ``escalation`` — the thread paused for a person (level 4);
-5. ``final`` — the whole :class:`~graphs.runtime.TurnResult` (``TurnResult.to_dict()``).
+5. ``final`` — the whole :class:`~graphs.turn_result.TurnResult` (``result``; ``data`` is
+   its ``to_dict()``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+
+from graphs.turn_result import TurnResult
 
 TurnEventType = Literal["route", "token", "action", "refusal", "citation", "escalation", "final"]
 
@@ -38,10 +41,13 @@ class TurnEvent:
             decision plus ``level`` and ``reasons``; ``action``/``refusal``/``citation``: the
             same dicts the turn result lists; ``escalation``: the escalation record;
             ``final``: ``TurnResult.to_dict()``.
+        result: ``final`` only: the typed turn result itself (what the API schema, the
+            metrics and the bus read); None for the other events.
     """
 
     type: TurnEventType
     data: dict[str, Any] = field(default_factory=dict)
+    result: TurnResult | None = None
 
 
 def events_from_update(node: str, update: Any) -> list[TurnEvent]:

@@ -118,8 +118,8 @@ async def _sse(
     try:
         async for raw in events:
             event = shown_event(settings, raw, audience)
-            if event.type == "final":
-                body = ChatResponse.from_turn(event.data).model_dump(mode="json")
+            if event.type == "final" and event.result is not None:
+                body = ChatResponse.from_turn(event.result).model_dump(mode="json")
                 yield ServerSentEvent(json.dumps(body), event="message")
             else:
                 yield ServerSentEvent(json.dumps(event.data, default=str), event=event.type)

@@ -44,6 +44,7 @@ from api.routes.chat import PING_S
 from api.schemas.common import ThreadId, problem_responses, sse_content
 from api.schemas.openai import Completion, CompletionRequest, Model, ModelList, usage_of
 from api.turns import audience_of, open_stream, run_turn, stream_error
+from graphs.turn_result import TurnResult
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 Caller = Annotated[Principal, Depends(rate_limited)]
@@ -126,7 +127,7 @@ async def completions(
         id=cid,
         created=created,
         model=model,
-        choices=[{"message": {"content": reply, "name": turn.get("persona")}}],  # type: ignore[list-item]
+        choices=[{"message": {"content": reply, "name": turn.persona}}],  # type: ignore[list-item]
         usage=usage_of(message, reply),  # type: ignore[arg-type]
         grace=_extension(turn),  # type: ignore[arg-type]
     )
@@ -147,25 +148,25 @@ def _last_user_text(body: CompletionRequest) -> str:
     )  # fmt: skip
 
 
-def _reply_text(turn: dict[str, Any]) -> str:
+def _reply_text(turn: TurnResult) -> str:
     """The reply; while the thread waits for a person, a line that says so."""
-    esc = turn.get("escalation")
-    if turn.get("reply") or not esc:
-        return str(turn.get("reply") or "")
+    esc = turn.escalation
+    if turn.reply or esc is None:
+        return turn.reply
     return (
         "A person from our team will take this from here; this conversation continues once "
-        f"they respond (escalation {esc['id']})."
+        f"they respond (escalation {esc.id})."
     )
 
 
-def _extension(turn: dict[str, Any]) -> dict[str, Any]:
-    esc = turn.get("escalation")
+def _extension(turn: TurnResult) -> dict[str, Any]:
+    esc = turn.escalation
     return {
-        "thread_id": turn["thread_id"],
-        "agent": turn.get("persona"),
-        "level": turn.get("level", 1),
-        "reasons": list(turn.get("reasons") or []),
-        "escalation_id": esc["id"] if esc else None,
+        "thread_id": turn.thread_id,
+        "agent": turn.persona,
+        "level": turn.level,
+        "reasons": list(turn.reasons),
+        "escalation_id": str(esc.id) if esc is not None else None,
     }
 
 
@@ -192,8 +193,8 @@ async def _chunks(
             if event.type == "token" and event.data.get("text"):
                 streamed += event.data["text"]
                 yield ServerSentEvent(_chunk(cid, created, model, {"content": event.data["text"]}))
-            elif event.type == "final":
-                turn = event.data
+            elif event.type == "final" and event.result is not None:
+                turn = event.result
                 text = _reply_text(turn)
                 # Offline replies, staff replies and the waiting notice arrive only here; a
                 # reply that extends what was streamed sends the rest.

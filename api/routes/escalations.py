@@ -59,8 +59,6 @@ async def resolve(
     (``GET /v1/threads/{thread_id}``). The decision is recorded as ``human:<key name>`` on any
     workflow step it applies. A decided escalation answers 409.
     """
-    turn = (
-        await rt.resolve(escalation_id, approve=body.approve, note=body.note, by=principal.name)
-    ).to_dict()
+    turn = await rt.resolve(escalation_id, approve=body.approve, note=body.note, by=principal.name)
     metrics.observe_turn(turn)
     return ChatResponse.from_turn(shown_turn(settings, turn, "staff"))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas.common import AgentName, ApiModel, NoNul, ThreadId
 from api.schemas.escalations import Escalation
+
+if TYPE_CHECKING:
+    from graphs.turn_result import TurnResult
 
 #: Longest accepted user message, in characters (a long e-mail pasted in fits).
 MAX_MESSAGE_CHARS = 8000
@@ -169,8 +172,19 @@ class ChatResponse(BaseModel):
     )
 
     @classmethod
-    def from_turn(cls, turn: dict[str, Any]) -> ChatResponse:
-        """Build from ``TurnResult.to_dict()``."""
-        data = dict(turn)
-        data["agent"] = data.pop("persona", None)
-        return cls.model_validate(data)
+    def from_turn(cls, turn: TurnResult) -> ChatResponse:
+        """Build from a turn's result (``persona`` becomes ``agent``)."""
+        esc = turn.escalation
+        return cls(
+            thread_id=turn.thread_id,
+            turn=turn.turn,
+            reply=turn.reply,
+            agent=turn.persona,
+            level=turn.level,
+            reasons=list(turn.reasons),
+            route=dict(turn.route),
+            actions=[Action.model_validate(a) for a in turn.actions],
+            refusals=[Refusal.model_validate(r) for r in turn.refusals],
+            citations=[CitationOut.model_validate(c) for c in turn.citations],
+            escalation=Escalation.model_validate(esc.to_dict()) if esc is not None else None,
+        )

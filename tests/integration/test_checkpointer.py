@@ -10,6 +10,7 @@ from langchain_core.messages import HumanMessage
 from graphs.checkpointer import PooledPostgresSaver, open_checkpoint_pool
 from graphs.core.database import Database
 from graphs.runtime import GraceRuntime
+from graphs.turn_gate import graph_config
 from tests.contracts.embedder import HashingEmbedder
 from tests.fakes.chat import ScriptedChatModel
 from tests.integration.test_supervisor import StubRouter
@@ -48,7 +49,7 @@ async def test_concurrent_turns_on_many_threads_keep_every_message(db: Database)
             )
             assert all(turn.turn == round_ + 1 and turn.reply == "Noted." for turn in turns)
         for t in threads:
-            snap = await rt.graph.aget_state(rt._config(t))
+            snap = await rt.graph.aget_state(graph_config(t))
             humans = [m.content for m in snap.values["messages"] if isinstance(m, HumanMessage)]
             assert humans == [f"{t} message {r}" for r in range(3)]
     finally:

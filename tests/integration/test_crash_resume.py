@@ -14,6 +14,7 @@ from langchain_core.messages import HumanMessage
 
 from graphs.core.database import Database
 from graphs.runtime import GraceRuntime, ThreadBusyError
+from graphs.turn_gate import graph_config
 from graphs.workflows.engine import WorkflowEngine
 from tests.contracts.embedder import HashingEmbedder
 from tests.fakes.chat import ScriptedChatModel
@@ -63,7 +64,7 @@ async def test_sigkill_mid_turn_then_resume(
     assert turn is not None and turn.reply == "Your consultation is booked."
     history = await engine.history(case.id)
     assert [h.event for h in history] == ["start", "consultation_scheduled"]
-    snap = await rt.graph.aget_state(rt._config("t-crash"))
+    snap = await rt.graph.aget_state(graph_config("t-crash"))
     humans = [m for m in snap.values["messages"] if isinstance(m, HumanMessage)]
     assert [m.content for m in humans] == ["Please schedule my consultation, booking B-77"]
     assert await rt.recover("t-crash") is None  # nothing left to finish
@@ -112,7 +113,7 @@ async def test_settled_shortcut_sees_turns_taken_by_another_replica(db: Database
     )
     try:
         await a.ask("one", thread_id="t-two")
-        assert "t-two" in a._settled
+        assert "t-two" in a.gate._settled
         await b.ask("two", thread_id="t-two")  # another replica takes a turn
         third = await a.ask("three", thread_id="t-two")
         assert third.turn == 3 and third.reply == "From A."
@@ -128,7 +129,7 @@ async def test_settled_shortcut_sees_turns_taken_by_another_replica(db: Database
         # the thread and put B's message back as the latest (recovery still sees it).
         paused = await b.ask("I want to talk to a real person", thread_id="t-two")
         assert paused.escalation is not None
-        assert "t-two" in a._settled  # A still remembers its own turn three
+        assert "t-two" in a.gate._settled  # A still remembers its own turn three
         with pytest.raises(ThreadBusyError):
             await a.ask("are you there?", thread_id="t-two")
         latest = await a.inbox.latest("t-two")

@@ -10,6 +10,7 @@ from graphs.core.database import Database
 from graphs.playbooks.offers import PlaybookOffers
 from graphs.playbooks.store import PlaybookStore
 from graphs.runtime import GraceRuntime
+from graphs.turn_gate import graph_config
 from tests.contracts.embedder import HashingEmbedder
 from tests.integration.test_supervisor import StubRouter
 
@@ -24,7 +25,7 @@ async def _runtime(db: Database, encoder: Any) -> GraceRuntime:
 
 
 async def _pending(rt: GraceRuntime, thread_id: str) -> Any:
-    snap = await rt.graph.aget_state(rt._config(thread_id))
+    snap = await rt.graph.aget_state(graph_config(thread_id))
     return snap.values.get("pending")
 
 

@@ -6,6 +6,7 @@ persona it exercises; a scripted chat model (or none: the offline mode).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,23 @@ from tests.contracts.embedder import HashingEmbedder
 from tests.fakes.chat import ScriptedChatModel
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+async def _close_runtimes(db: Database, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Close every runtime a test opens before its database goes (no leaked pools)."""
+    opened: list[GraceRuntime] = []
+    real_open = GraceRuntime.open
+
+    async def recording_open(*args: Any, **kwargs: Any) -> GraceRuntime:
+        rt = await real_open(*args, **kwargs)
+        opened.append(rt)
+        return rt
+
+    monkeypatch.setattr(GraceRuntime, "open", recording_open)
+    yield
+    for rt in opened:
+        await rt.close()
 
 
 @dataclass
