@@ -22,13 +22,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from graphs.core.context import current_request_id
-from graphs.core.database import Database
-from graphs.workflows.catalog import WorkflowCatalog, default_catalog
 from graphs.workflows.errors import (
     ConcurrentUpdateError,
     HumanApprovalRequiredError,
     IdempotencyKeyReusedError,
-    InvalidActorError,
     InvalidPayloadError,
     InvalidTransitionError,
     NotOwnerError,
@@ -37,8 +34,9 @@ from graphs.workflows.errors import (
     UnknownInstanceError,
 )
 from graphs.workflows.model import HUMAN, Actor, Transition
-from graphs.workflows.records import AuditEntry, Instance, Subject, TransitionResult
-from graphs.workflows.sql import APPLY, INSTANCE_COLUMNS, WRITE_START
+from graphs.workflows.reads import WorkflowReads, parse_actor, parse_instance_id
+from graphs.workflows.records import Instance, Subject, TransitionResult
+from graphs.workflows.sql import APPLY, WRITE_START
 
 log = structlog.get_logger("grace.workflows")
 
@@ -46,18 +44,16 @@ Conn = psycopg.AsyncConnection[Any]
 START_EVENT = "start"
 
 
-class WorkflowEngine:
+class WorkflowEngine(WorkflowReads):
     """Start workflow instances, apply owned transitions, and query state and history.
+
+    The reads (``get``, ``find``, ``history``, ``available``) are
+    :class:`graphs.workflows.reads.WorkflowReads`'.
 
     Args:
         db: The application database.
         catalog: Workflow definitions; the shipped 14 by default.
     """
-
-    def __init__(self, db: Database, catalog: WorkflowCatalog | None = None) -> None:
-        self.db = db
-        self.catalog = catalog or default_catalog()
-        self._candidate_cache: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {}
 
     # ------------------------------------------------------------------ writes
     async def start(
@@ -93,7 +89,7 @@ class WorkflowEngine:
             IdempotencyKeyReusedError: the key was used for a different request.
         """
         wf = self.catalog.get(workflow_id)
-        who = _actor(actor)
+        who = parse_actor(actor)
         try:
             subj = subject if isinstance(subject, Subject) else Subject.parse(subject, wf.subject)
         except ValueError as exc:
@@ -166,9 +162,9 @@ class WorkflowEngine:
             IdempotencyKeyReusedError: the key was used for a different request.
             InvalidActorError, InvalidPayloadError: malformed input.
         """
-        who = _actor(actor)
+        who = parse_actor(actor)
         body = _json_object(payload, "payload")
-        iid = _uuid(instance_id)
+        iid = parse_instance_id(instance_id)
         c_wf, c_from, c_to = self._candidates(event, who.role)
         rid = request_id or current_request_id()
         params = {
@@ -278,108 +274,6 @@ class WorkflowEngine:
         if expected is not None and expected != version:
             raise StaleVersionError(iid, expected, version)
 
-    # ------------------------------------------------------------------- reads
-    async def get(self, instance_id: UUID | str) -> Instance:
-        """Return one instance.
-
-        Raises:
-            UnknownInstanceError: no such instance.
-        """
-        async with self.db.connection() as c:
-            return await self._get(c, _uuid(instance_id))
-
-    async def find(
-        self,
-        *,
-        workflow_id: str | None = None,
-        state: str | None = None,
-        subject: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Instance]:
-        """List instances, newest first, filtered by workflow, state and/or subject.
-
-        Args:
-            workflow_id: Only this workflow (case-insensitive).
-            state: Only instances currently in this state.
-            subject: ``TYPE:ID`` for an exact subject, or a bare ``ID`` of any type.
-            limit: At most this many rows (1-1000).
-            offset: Skip this many rows (pagination).
-        """
-        clauses: list[str] = []
-        params: list[object] = []
-        if workflow_id is not None:
-            clauses.append("workflow_id = %s")
-            params.append(self.catalog.get(workflow_id).id)
-        if state is not None:
-            clauses.append("state = %s")
-            params.append(state)
-        if subject is not None:
-            kind, sep, ident = subject.partition(":")
-            if sep:
-                clauses.append("subject_type = %s AND subject_id = %s")
-                params.extend([kind.lower(), ident])
-            else:
-                clauses.append("subject_id = %s")
-                params.append(subject)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.extend([max(1, min(limit, 1000)), max(0, offset)])
-        query = (
-            f"SELECT {INSTANCE_COLUMNS} FROM workflow_instances {where} "
-            "ORDER BY created_at DESC, id LIMIT %s OFFSET %s"
-        )
-        async with self.db.connection() as c:
-            rows = await (await c.cursor(row_factory=dict_row).execute(query, params)).fetchall()
-        return [_instance(r) for r in rows]
-
-    async def history(self, instance_id: UUID | str) -> list[AuditEntry]:
-        """Every audit row of an instance, oldest first (the first is its ``start``).
-
-        Raises:
-            UnknownInstanceError: no such instance.
-        """
-        iid = _uuid(instance_id)
-        async with self.db.connection() as c:
-            rows = await (
-                await c.cursor(row_factory=dict_row).execute(
-                    "SELECT id, instance_id, version, event, actor, from_state, to_state, payload,"
-                    " request_id, idempotency_key, created_at FROM workflow_audit"
-                    " WHERE instance_id = %s ORDER BY version",
-                    (iid,),
-                )
-            ).fetchall()
-        if not rows:
-            raise UnknownInstanceError(instance_id)
-        return [AuditEntry(**r) for r in rows]
-
-    def available(self, instance: Instance, actor: Actor | str | None = None) -> list[Transition]:
-        """Transitions possible from the instance's state, optionally only those ``actor`` owns."""
-        wf = self.catalog.get(instance.workflow_id)
-        options = wf.outgoing(instance.state)
-        if actor is None:
-            return options
-        role = _actor(actor).role
-        return [t for t in options if t.owner == role]
-
-    # ----------------------------------------------------------------- helpers
-    @asynccontextmanager
-    async def _conn(self, conn: Conn | None) -> AsyncIterator[Conn]:
-        if conn is not None:
-            yield conn
-        else:
-            async with self.db.connection() as c:
-                yield c
-
-    async def _get(self, c: Conn, iid: UUID) -> Instance:
-        row = await (
-            await c.cursor(row_factory=dict_row).execute(
-                f"SELECT {INSTANCE_COLUMNS} FROM workflow_instances WHERE id = %s", (iid,)
-            )
-        ).fetchone()
-        if row is None:
-            raise UnknownInstanceError(iid)
-        return _instance(row)
-
     async def _start_replay(self, c: Conn, key: str, workflow_id: str) -> Instance | None:
         row = await (
             await c.execute(
@@ -430,37 +324,6 @@ def _replay(row: dict[str, Any], iid: UUID, event: str, actor: str, key: str) ->
         at=row["p_at"],
         replayed=True,
     )
-
-
-def _instance(r: dict[str, Any]) -> Instance:
-    return Instance(
-        id=r["id"],
-        workflow_id=r["workflow_id"],
-        state=r["state"],
-        version=r["version"],
-        subject=Subject(r["subject_type"], r["subject_id"]),
-        data=r["data"],
-        created_at=r["created_at"],
-        updated_at=r["updated_at"],
-    )
-
-
-def _actor(actor: Actor | str) -> Actor:
-    if isinstance(actor, Actor):
-        return actor
-    try:
-        return Actor.parse(actor)
-    except ValueError as exc:
-        raise InvalidActorError(str(exc)) from exc
-
-
-def _uuid(value: UUID | str) -> UUID:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value))
-    except ValueError as exc:
-        raise UnknownInstanceError(value) from exc
 
 
 def _json_object(value: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
