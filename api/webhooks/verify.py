@@ -12,20 +12,23 @@ any of them produced any ``v1`` signature, so during a rotation both the new and
 work. A secret written ``whsec_<base64>`` is the base64 of the key bytes (the Standard Webhooks
 form); any other secret is used as its UTF-8 bytes. Timestamps more than
 ``settings.webhook_tolerance_s`` (300 s) in the past or the future are refused. Signatures are
-compared with :func:`hmac.compare_digest`.
+compared with :func:`hmac.compare_digest`. The MAC itself is the ``standardwebhooks`` package's
+(:meth:`standardwebhooks.Webhook.sign`); this module adds what it lacks: several secrets per
+source (rotation), a configurable tolerance and typed errors.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import SecretStr
+from standardwebhooks import Webhook
 
 from graphs.core.settings import WEBHOOK_SECRET_PREFIX, webhook_key
 
@@ -95,13 +98,14 @@ def secret_bytes(secret: str | SecretStr) -> bytes:
 
 
 def sign(secret: str | SecretStr, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``v1,<base64>`` signature of a delivery (what a sender puts in the header)."""
-    mac = hmac.new(secret_bytes(secret), _signed_content(msg_id, timestamp, body), hashlib.sha256)
-    return f"{SIGNATURE_VERSION},{base64.b64encode(mac.digest()).decode()}"
+    """The ``v1,<base64>`` signature of a delivery (what a sender puts in the header).
 
-
-def _signed_content(msg_id: str, timestamp: int, body: bytes) -> bytes:
-    return f"{msg_id}.{timestamp}.".encode() + body
+    Raises:
+        ValueError: ``secret`` is not a valid key (:func:`secret_bytes`).
+        UnicodeDecodeError: ``body`` is not UTF-8 (the scheme signs text).
+    """
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
+    return Webhook(secret_bytes(secret)).sign(msg_id, when, body.decode("utf-8"))
 
 
 def verify(
@@ -159,10 +163,12 @@ def verify(
             expected.append(base64.b64decode(value, validate=True))
         except (binascii.Error, ValueError):
             continue
-    content = _signed_content(msg_id, timestamp, body)
     matched = False
     for secret in secrets:
-        digest = hmac.new(secret_bytes(secret), content, hashlib.sha256).digest()
+        try:
+            digest = base64.b64decode(sign(secret, msg_id, timestamp, body).partition(",")[2])
+        except UnicodeDecodeError:
+            raise SignatureMismatchError("the body is not UTF-8 text") from None
         for candidate in expected:
             # No early exit: the work does not depend on which entry matches.
             matched |= hmac.compare_digest(digest, candidate)

@@ -195,3 +195,9 @@ def test_deliveries_signed_by_the_standardwebhooks_library_verify() -> None:
         headers = {"webhook-id": "msg_lib", "webhook-timestamp": str(NOW),
                    "webhook-signature": signature}  # fmt: skip
         assert verify(headers, body.encode(), [SECRET, OLD_SECRET], now=NOW).id == "msg_lib"
+
+
+def test_a_body_that_is_not_utf8_is_refused_as_unsigned() -> None:
+    headers = _headers(SECRET)  # signed over BODY; the received bytes are not text at all
+    with pytest.raises(SignatureMismatchError, match="UTF-8"):
+        verify(headers, b"\xff\xfe\x00", [SecretStr(SECRET)], now=NOW)
