@@ -1,8 +1,9 @@
 """Single-label classification metrics: accuracy, confusion matrix, per-class and macro F1.
 
-Definitions (scikit-learn's, written out so the figures are easy to check by hand):
-precision(c) = TP / (TP + FP), recall(c) = TP / (TP + FN), F1 = 2PR / (P + R), 0 when the
-denominator is 0; macro-F1 is the unweighted mean of F1 over ``labels``.
+Computed by :mod:`sklearn.metrics` (``confusion_matrix``, ``precision_recall_fscore_support``
+with ``zero_division=0``): precision(c) = TP / (TP + FP), recall(c) = TP / (TP + FN),
+F1 = 2PR / (P + R), 0 when the denominator is 0; macro-F1 is the unweighted mean of F1 over
+``labels``.
 """
 
 from __future__ import annotations
@@ -29,29 +30,38 @@ def confusion_matrix(
     Raises:
         ValueError: the sequences differ in length, or a label is not in ``labels``.
     """
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
     if len(truth) != len(predicted):
         raise ValueError("truth and predicted differ in length")
-    index = {label: i for i, label in enumerate(labels)}
-    matrix = [[0] * len(labels) for _ in labels]
-    for t, p in zip(truth, predicted, strict=True):
-        if t not in index or p not in index:
-            raise ValueError(f"label {t if t not in index else p!r} not in labels")
-        matrix[index[t]][index[p]] += 1
-    return matrix
+    known = set(labels)
+    for item in (*truth, *predicted):
+        if item not in known:
+            raise ValueError(f"label {item!r} not in labels")
+    if not truth:
+        return [[0] * len(labels) for _ in labels]
+    matrix = sk_confusion_matrix(list(truth), list(predicted), labels=list(labels))
+    return [[int(v) for v in row] for row in matrix]
 
 
 def per_class(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> dict[str, ClassScores]:
     """Precision/recall/F1/support per label from a confusion matrix."""
-    out: dict[str, ClassScores] = {}
-    for i, label in enumerate(labels):
-        tp = matrix[i][i]
-        fn = sum(matrix[i]) - tp
-        fp = sum(row[i] for row in matrix) - tp
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        out[label] = ClassScores(p, r, f1, tp + fn)
-    return out
+    import numpy as np
+    from sklearn.metrics import precision_recall_fscore_support
+
+    if not labels:
+        return {}
+    m = np.asarray(matrix, dtype=int).reshape(len(labels), len(labels))
+    # Expand the matrix back into (truth, prediction) index pairs for scikit-learn.
+    truth = np.repeat(np.arange(len(labels)).repeat(len(labels)), m.ravel())
+    pred = np.repeat(np.tile(np.arange(len(labels)), len(labels)), m.ravel())
+    p, r, f1, support = precision_recall_fscore_support(
+        truth, pred, labels=list(range(len(labels))), zero_division=0
+    )
+    return {
+        label: ClassScores(float(p[i]), float(r[i]), float(f1[i]), int(support[i]))
+        for i, label in enumerate(labels)
+    }
 
 
 def macro_f1(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> float:
