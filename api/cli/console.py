@@ -83,6 +83,24 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def progress_bar(label: str | None = None, *, quiet: bool = False) -> Progress:
+    """The CLI's progress bar on stderr: label, bar, done/total, elapsed time.
+
+    Args:
+        label: A fixed bold label; each task's description then follows the counts (the
+            current file, a status). None: the task description is the label.
+        quiet: Draw nothing (``--json`` output stays clean).
+    """
+    if label is None:
+        head, tail = [TextColumn("[bold]{task.description}")], []
+    else:
+        head, tail = [TextColumn(f"[bold]{label}[/]")], [TextColumn("{task.description}")]
+    return Progress(
+        *head, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), *tail,
+        console=err_console, disable=quiet,
+    )  # fmt: skip
+
+
 #: ``update(label, done, total)``: move the bar named ``label`` (made on first use).
 ProgressCallback = Callable[[str, float, "float | None"], None]
 
@@ -90,13 +108,7 @@ ProgressCallback = Callable[[str, float, "float | None"], None]
 @contextmanager
 def labelled_progress() -> Iterator[ProgressCallback]:
     """Progress bars on stderr, one per label; yields the callback that moves them."""
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-    ) as bar:
+    with progress_bar() as bar:
         tasks: dict[str, TaskID] = {}
 
         def update(label: str, done: float, total: float | None) -> None:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import getpass
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.cli.console import console, err_console, handle_errors, print_json, run_async
+from api.cli.console import (
+    console,
+    err_console,
+    handle_errors,
+    print_json,
+    progress_bar,
+    run_async,
+)
 from graphs.core.database import Database
 from graphs.core.settings import get_settings
 from knowledge.chunking.defaults import (
@@ -148,12 +155,12 @@ async def _run(paths: list[str], options: Any, *, wait: bool, quiet: bool) -> An
         if settings.redis_url is None:  # the job runs here: load the model before recording it
             from knowledge.embedding.factory import get_default_embedder
 
-            with err_console.status("Loading the embedding model…") if not quiet else _null():
+            with err_console.status("Loading the embedding model…") if not quiet else nullcontext():
                 embedder = get_default_embedder(settings)
                 getattr(embedder, "warmup", lambda: None)()
         job_id = await create_ingest_job(db, paths, options)
         # no bar for a queued job (a run here only when Redis is down)
-        with _bar("Ingesting", quiet or embedder is None) as bar:
+        with progress_bar("Ingesting", quiet=quiet or embedder is None) as bar:
             task = bar.add_task("", total=None)
 
             def progress(result: FileResult, done: int, total: int) -> None:
@@ -175,7 +182,7 @@ async def _run(paths: list[str], options: Any, *, wait: bool, quiet: bool) -> An
                     f"`grace worker` runs it. Follow it with `grace knowledge jobs --job {job_id}`."
                 )
             return None
-        with _bar("Queued job", quiet) as bar:
+        with progress_bar("Queued job", quiet=quiet) as bar:
             task = bar.add_task("waiting for a worker", total=None)
 
             def update(r: Any) -> None:
@@ -183,13 +190,6 @@ async def _run(paths: list[str], options: Any, *, wait: bool, quiet: bool) -> An
                 bar.update(task, completed=done, total=r.files_total or None, description=r.status)
 
             return await wait_for_job(settings, db, job_id, on_update=update)
-
-
-def _bar(label: str, quiet: bool) -> Progress:
-    return Progress(
-        TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.description}"), console=err_console, disable=quiet,
-    )  # fmt: skip
 
 
 @handle_errors
@@ -227,7 +227,7 @@ def search(
                 question, k=k, filters=filters, threshold=threshold, hybrid=hybrid, mmr=mmr
             )
 
-    with err_console.status("Searching…", spinner="dots") if not as_json else _null():
+    with err_console.status("Searching…", spinner="dots") if not as_json else nullcontext():
         passages = run_async(go)
     if as_json:
         print_json([p.to_dict() for p in passages])
@@ -248,14 +248,6 @@ def search(
 def _excerpt(text: str, limit: int = 500) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 @app.command()
