@@ -58,7 +58,7 @@ async def begin_turn(
 
 
 def audience_of(principal: Principal) -> Audience:
-    """``client`` for client keys (their turns reach only their own cases), else ``staff``."""
+    """``client`` for client keys (their turns reach only their own instances), else ``staff``."""
     return "staff" if principal.at_least(Role.STAFF) else "client"
 
 

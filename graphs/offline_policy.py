@@ -1,8 +1,9 @@
 """Tool planning without a language model (the offline default).
 
 With no provider configured, a persona still acts: it matches the message against the
-transitions it may take *now* on this conversation's cases (words of the event name vs. words of
-the message, with light stemming and a few synonyms), opens a case when the message asks for a
+transitions it may take *now* on this conversation's workflow instances (words of the event
+name vs. words of the message, with light stemming and a few synonyms), opens an instance when
+the message asks for a
 new one, and asks a person for ``human``-owned steps. It is a transparent heuristic — replies
 say they were assembled offline — and the same ownership checks apply as for a model.
 
@@ -116,10 +117,12 @@ class PlannedCall:
 
 
 def describe(call: PlannedCall) -> str:
-    """A tool call in words (``open a well-book case for B-1042``, ``take the step …``)."""
+    """A tool call in words (``open a well-book instance for B-1042``, ``take the step …``)."""
     if call.name.startswith("start__"):
-        subject = str(call.args.get("subject") or "a new case")
-        return f"open a {call.name.removeprefix('start__').replace('_', '-')} case for {subject}"
+        subject = str(call.args.get("subject") or "a new subject")
+        return (
+            f"open a {call.name.removeprefix('start__').replace('_', '-')} instance for {subject}"
+        )
     event = call.name.split("__", 1)[-1]
     return f"take the step “{event.replace('_', ' ')}”"
 
@@ -134,8 +137,8 @@ def propose(
     """The pending action that proposes ``calls`` (a :class:`graphs.state.Pending` dict).
 
     The idempotency keys follow :meth:`graphs.tool_exec.ToolExecutor.idempotency_key` for the
-    proposing turn (``thread:turn:case:event``; ``thread:turn:start:workflow`` for a new
-    case): a confirmed proposal runs under that turn, so a repeated yes replays it.
+    proposing turn (``thread:turn:instance:event``; ``thread:turn:start:workflow`` for a new
+    instance): a confirmed proposal runs under that turn, so a repeated yes replays it.
     """
     turn = int(state.get("turn", 1))
     keys: list[str] = []
@@ -143,8 +146,10 @@ def propose(
         if call.name.startswith("start__"):
             keys.append(f"{thread_id}:{turn}:start:{call.name.removeprefix('start__')}")
         else:
-            case = call.args.get("case_id") or next(iter(instances.values()), "new-case")
-            keys.append(f"{thread_id}:{turn}:{case}:{call.name.split('__', 1)[-1]}")
+            instance = call.args.get("instance_id") or next(
+                iter(instances.values()), "new-instance"
+            )
+            keys.append(f"{thread_id}:{turn}:{instance}:{call.name.split('__', 1)[-1]}")
     steps = " and ".join(describe(c) for c in calls)
     return {
         "kind": "action",
@@ -171,8 +176,8 @@ async def plan(
         persona: The acting persona.
         message: The user's message.
         specs: The persona's tools.
-        instances: This conversation's cases, ``{workflow_id: instance_id}``.
-        engine: To read the cases' current states.
+        instances: This conversation's workflow instances, ``{workflow_id: instance_id}``.
+        engine: To read the instances' current states.
         threshold: Minimum :func:`event_match` score to act.
     """
     if persona == "atlas":
@@ -226,7 +231,7 @@ def _maybe_start(
     instances: dict[str, str],
     engine: WorkflowEngine,
 ) -> list[PlannedCall]:
-    """Open a case when the message asks for something new this persona starts."""
+    """Open an instance when the message asks for something new this persona starts."""
     for spec in specs:
         if spec.kind != "start" or spec.workflow_id in instances:
             continue
@@ -238,7 +243,7 @@ def _maybe_start(
         subject = found.group(1) if found else f"chat-{uuid.uuid4().hex[:8]}"
         calls = [PlannedCall(spec.name, {"subject": subject, "details": message[:200]})]
         # ...and take the first step right away when that is what was asked
-        # (the executor remembers the new case for the next call).
+        # (the executor remembers the new instance for the next call).
         for t in sorted(first, key=lambda t: -event_match(t.event, msg)):
             if event_match(t.event, msg) >= 0.5:
                 name = f"{spec.name.removeprefix('start__')}__{t.event}"

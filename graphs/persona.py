@@ -160,9 +160,9 @@ class PersonaAgent:
             # Nothing done and nothing looked up yet: ground the answer in the handbook.
             passages = list(await self.deps.retriever.retrieve(text, k=3))
         actions = [
-            f"opened a {a['workflow_id']} case ({a['instance_id'][:8]}), now {a['to_state']}"
+            f"opened a {a['workflow_id']} instance ({a['instance_id'][:8]}), now {a['to_state']}"
             if a["event"] == "start"
-            else f"{a['event'].replace('_', ' ')}: {a['workflow_id']} case moved from "
+            else f"{a['event'].replace('_', ' ')}: {a['workflow_id']} instance moved from "
             f"{a['from_state']} to {a['to_state']} (by {a['actor']})"
             for a in state.get("actions") or []
             if a["persona"] == self.name
@@ -268,7 +268,8 @@ class PersonaAgent:
         request = dict(result.approval or {})
         request["summary"] = (
             f"{self.persona.display_name} needs a person to take '{request['event']}' on "
-            f"{request['workflow_id']} case {request['instance_id']}: {request.get('reason', '')}"
+            f"{request['workflow_id']} instance {request['instance_id']}: "
+            f"{request.get('reason', '')}"
         )
         request["reasons"] = [f"human_approval_required: {request['event']}"]
         decision = interrupt(request)

@@ -203,8 +203,8 @@ class GraceRuntime:
                 arguments are ignored).
             thread_id: Conversation to continue (a new one when None).
             agent: Talk to this persona directly (ownership and escalation still apply).
-            audience: ``client`` (the default): tools reach only this conversation's cases —
-                those opened in it or whose reference the client typed; ``staff``: any case.
+            audience: ``client`` (the default): tools reach only this conversation's instances —
+                those opened in it or whose reference the client typed; ``staff``: any instance.
             message_id: Id to give the message (default: a new one). An idempotency key's
                 record names it, so whichever process ends the turn keeps its result there.
 

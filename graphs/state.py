@@ -49,7 +49,7 @@ class Pending(TypedDict, total=False):
         turn: The turn it was made in; it is live only for the next turn.
         calls: For ``action``: the tool calls to execute on a yes (``name``, ``args``).
         idempotency_keys: For ``action``: the engine keys the calls will use
-            (``thread:turn:case:event``, ``turn`` being the proposing turn), so a repeated
+            (``thread:turn:instance:event``, ``turn`` being the proposing turn), so a repeated
             yes replays instead of acting twice.
         summary: What was offered, in words.
         playbook: For ``playbook``: the playbook id.
@@ -82,8 +82,8 @@ class GraceState(TypedDict, total=False):
         turn: 1-based index of the current user turn; part of every idempotency key.
         current_persona: Who handled the last turn (sticky routing).
         requested_persona: Set by ``--agent``/``agent=``: talk to this persona directly.
-        audience: Who is talking: ``client`` (tools reach only this conversation's cases) or
-            ``staff`` (any case). Set by the caller on every turn.
+        audience: Who is talking: ``client`` (tools reach only this conversation's instances) or
+            ``staff`` (any instance). Set by the caller on every turn.
         level: Escalation level of this turn (1-4).
         reasons: Why the level is what it is.
         route: The routing decision, as a dict (persona, confidence, scores...).

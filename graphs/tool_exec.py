@@ -1,11 +1,12 @@
 """Executes persona tool calls: the only bridge from a model's request to business state.
 
 Every call is checked against the persona's own tool list first (a model asking for a tool it
-was not given is refused), then against the conversation: a client conversation reaches only its
-own cases, and may lead only to the steps the workflow data marks ``requested_by: client``
-(marketing launches, restocking, listing publication, payments… are staff-only, whatever a model
-says; refused with code ``staff-only``, recorded like every other refusal). Transitions then go
-through the workflow engine with idempotency keys derived from ``(thread, turn, case, event)`` —
+was not given is refused), then against the conversation: a client conversation reaches only
+its own workflow instances, and may lead only to the steps the workflow data marks
+``requested_by: client`` (marketing launches, restocking, listing publication, payments… are
+staff-only, whatever a model says; refused with code ``staff-only``, recorded like every other
+refusal). Transitions then go through the workflow engine with idempotency keys derived from
+``(thread, turn, instance, event)`` —
 so a turn re-run after a crash or a resume never applies a transition twice.
 """
 
@@ -21,7 +22,7 @@ from graphs.workflows.engine import WorkflowEngine
 from graphs.workflows.errors import WorkflowError
 from knowledge.citations import present_citations
 
-#: Shortest subject reference that proves a client named the case ("B-1042"): shorter ones
+#: Shortest subject reference that proves a client named the instance ("B-1042"): shorter ones
 #: ("7") would appear in ordinary text by chance. A stated rule, not a fitted value.
 MIN_REFERENCE_CHARS = 3
 #: Refusal code of a staff-only step asked for in a client conversation.
@@ -36,11 +37,11 @@ class ToolContext:
         engine: The workflow engine.
         thread_id: Conversation id (part of idempotency keys).
         turn: Current turn number (part of idempotency keys).
-        instances: Cases this thread works on, ``{workflow_id: instance_id}``.
+        instances: Workflow instances this thread works on, ``{workflow_id: instance_id}``.
         retriever: Knowledge retriever (Atlas's ``search_knowledge``), if available.
-        audience: ``client`` or ``staff``. A client conversation reaches only its own cases:
+        audience: ``client`` or ``staff``. A client conversation reaches only its own instances:
             those opened or worked on in this thread, and those whose subject reference (the
-            part after ``type:``, e.g. ``B-1042``) the client typed in it. Staff reach any case.
+            part after ``type:``, e.g. ``B-1042``) the client typed in it. Staff reach any instance.
             A client conversation takes only ``requested_by: client`` steps and opens only
             workflows whose first step is one; anything but ``staff`` counts as a client.
         user_text: Everything the user wrote in this thread (for the reference check).
@@ -59,10 +60,10 @@ class ToolContext:
     citation_roots: tuple[Path, ...] = ()
 
     def reaches(self, instance_id: str, reference: str) -> bool:
-        """Whether this conversation may see or act on a case (see ``audience``).
+        """Whether this conversation may see or act on a workflow instance (see ``audience``).
 
         Args:
-            instance_id: The case's id.
+            instance_id: The instance's id.
             reference: Its subject's id in the business's systems (``B-1042``).
         """
         if self.audience == "staff" or instance_id in self.instances.values():
@@ -111,7 +112,7 @@ class ToolExecutor:
         self.ctx = ctx
 
     def idempotency_key(self, instance_id: str, event: str) -> str:
-        """``thread:turn:case:event``: stable across re-runs of the same turn."""
+        """``thread:turn:instance:event``: stable across re-runs of the same turn."""
         return f"{self.ctx.thread_id}:{self.ctx.turn}:{instance_id}:{event}"
 
     async def run(self, name: str, args: dict[str, Any]) -> ToolResult:
@@ -138,42 +139,45 @@ class ToolExecutor:
         except WorkflowError as exc:
             return self._refuse(name, exc.code, str(exc))
 
-    def _case(self, workflow_id: str | None, args: dict[str, Any]) -> str | None:
-        case = args.get("case_id") or (self.ctx.instances.get(workflow_id) if workflow_id else None)
-        return str(case) if case else None
+    def _instance_of(self, workflow_id: str | None, args: dict[str, Any]) -> str | None:
+        # ``case_id`` is the argument's name before 2026-12-04; a model may still send it.
+        given = args.get("instance_id") or args.get("case_id")
+        instance = given or (self.ctx.instances.get(workflow_id) if workflow_id else None)
+        return str(instance) if instance else None
 
-    async def _check_reach(self, event: str, case: str) -> ToolResult | None:
-        """A refusal when the conversation may not touch ``case`` (None when it may).
+    async def _check_reach(self, event: str, instance_id: str) -> ToolResult | None:
+        """A refusal when the conversation may not touch ``instance_id`` (None when it may).
 
-        An unknown id and another client's case get the same answer, so the refusal does not
-        reveal which cases exist.
+        An unknown id and another client's instance get the same answer, so the refusal does not
+        reveal which instances exist.
         """
-        if self.ctx.audience == "staff" or case in self.ctx.instances.values():
+        if self.ctx.audience == "staff" or instance_id in self.ctx.instances.values():
             return None
         try:
-            inst = await self.ctx.engine.get(case)
+            inst = await self.ctx.engine.get(instance_id)
         except (WorkflowError, ValueError):
             inst = None
         if inst is not None and self.ctx.reaches(str(inst.id), inst.subject.id):
             return None
         return self._refuse(
             event,
-            "case-not-in-conversation",
-            "that case is not part of this conversation; give its reference (e.g. the booking "
+            "instance-not-in-conversation",
+            "that instance is not part of this conversation; give its reference (e.g. the booking "
             "number) or ask a member of staff",
         )
 
     async def _transition(self, spec: ToolSpec, args: dict[str, Any]) -> ToolResult:
         assert spec.transition is not None and spec.workflow_id is not None
         event = spec.transition.event
-        case = self._case(spec.workflow_id, args)
-        if case is None:
+        instance_id = self._instance_of(spec.workflow_id, args)
+        if instance_id is None:
             return self._refuse(
                 event,
-                "no-case",
-                f"no open {spec.workflow_id} case in this conversation: start one or give case_id",
+                "no-instance",
+                f"no open {spec.workflow_id} instance in this conversation: start one or give "
+                "instance_id",
             )
-        if (refusal := await self._check_reach(event, case)) is not None:
+        if (refusal := await self._check_reach(event, instance_id)) is not None:
             return refusal
         if not spec.transition.requestable_by(self.ctx.audience):
             return self._refuse(
@@ -184,7 +188,7 @@ class ToolExecutor:
             )
         payload = {"note": args["note"]} if args.get("note") else None
         res = await self.ctx.engine.apply(
-            case, event, self.persona, self.idempotency_key(case, event), payload
+            instance_id, event, self.persona, self.idempotency_key(instance_id, event), payload
         )
         action: Action = {
             "persona": self.persona,
@@ -197,7 +201,7 @@ class ToolExecutor:
             "replayed": res.replayed,
         }
         return ToolResult(
-            f"Done: {event} — the {spec.workflow_id} case moved from {res.from_state} to "
+            f"Done: {event} — the {spec.workflow_id} instance moved from {res.from_state} to "
             f"{res.to_state}.",
             action=action,
             instance=(res.workflow_id, str(res.instance_id)),
@@ -213,7 +217,7 @@ class ToolExecutor:
             return self._refuse(
                 spec.name,
                 STAFF_ONLY,
-                f"a {workflow.name.lower()} case ({workflow.id}) is opened by staff, not in a "
+                f"a {workflow.name.lower()} instance ({workflow.id}) is opened by staff, not in a "
                 "conversation with a client",
             )
         data = {"details": args["details"]} if args.get("details") else None
@@ -235,7 +239,7 @@ class ToolExecutor:
             "replayed": False,
         }
         return ToolResult(
-            f"Opened {spec.workflow_id} case {inst.id} for {inst.subject}, now {inst.state}.",
+            f"Opened {spec.workflow_id} instance {inst.id} for {inst.subject}, now {inst.state}.",
             action=action,
             instance=(inst.workflow_id, str(inst.id)),
         )
@@ -249,16 +253,18 @@ class ToolExecutor:
                 f"{step!r} is not a step a person takes in your workflows",
             )
         workflow_id, _, event = step.partition(":")
-        case = self._case(workflow_id, args)
-        if case is None:
-            return self._refuse(event, "no-case", f"no open {workflow_id} case to approve on")
-        if (refusal := await self._check_reach(event, case)) is not None:
+        instance_id = self._instance_of(workflow_id, args)
+        if instance_id is None:
+            return self._refuse(
+                event, "no-instance", f"no open {workflow_id} instance to approve on"
+            )
+        if (refusal := await self._check_reach(event, instance_id)) is not None:
             return refusal
         request = {
             "kind": "approval",
             "persona": self.persona,
             "workflow_id": workflow_id,
-            "instance_id": case,
+            "instance_id": instance_id,
             "event": event,
             "reason": str(args.get("reason", "")),
         }
@@ -270,10 +276,10 @@ class ToolExecutor:
         if not decision.get("approved"):
             note = decision.get("note") or "no reason given"
             return ToolResult(f"A person declined {request['event']}: {note}.")
-        event, case = request["event"], request["instance_id"]
+        event, instance_id = request["event"], request["instance_id"]
         payload = {"note": decision["note"]} if decision.get("note") else None
         res = await self.ctx.engine.apply(
-            case, event, f"human:{who}", self.idempotency_key(case, event), payload
+            instance_id, event, f"human:{who}", self.idempotency_key(instance_id, event), payload
         )
         action: Action = {
             "persona": self.persona,
@@ -286,7 +292,7 @@ class ToolExecutor:
             "replayed": res.replayed,
         }
         return ToolResult(
-            f"{who} approved {event}: the case moved from {res.from_state} to {res.to_state}.",
+            f"{who} approved {event}: the instance moved from {res.from_state} to {res.to_state}.",
             action=action,
         )
 
@@ -299,7 +305,7 @@ class ToolExecutor:
         )
         rows = [r for r in rows if self.ctx.reaches(str(r.id), r.subject.id)][:10]
         if not rows:
-            return ToolResult("No matching cases.")
+            return ToolResult("No matching workflow instances.")
         lines = [f"{r.id} {r.workflow_id} {r.subject} state={r.state}" for r in rows]
         return ToolResult("\n".join(lines))
 

@@ -5,9 +5,9 @@ A persona is offered exactly:
 * one tool per transition it owns (``well_book__consultation_scheduled``…) — so a model cannot
   even name a transition it does not own; staff-only steps (``requested_by: staff``) say so in
   their description, and the executor refuses them in client conversations;
-* ``start__<workflow>`` for workflows whose first step it owns (it opens the case);
+* ``start__<workflow>`` for workflows whose first step it owns (it opens the instance);
 * ``request_approval`` for the ``human``-owned steps of its workflows (raises level 4);
-* read-only ``find_cases``; Atlas also gets ``search_knowledge``;
+* read-only ``find_instances``; Atlas also gets ``search_knowledge``;
 * ``handoff`` to the personas its collaboration pattern allows (DESIGN.md / WF-AGT-COMM).
 
 Execution goes through :class:`ToolExecutor`, which refuses any tool name outside the persona's
@@ -68,7 +68,10 @@ def _obj(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": required}
 
 
-_CASE = {"type": "string", "description": "Case (workflow instance) id; omit for this chat's case"}
+_INSTANCE = {
+    "type": "string",
+    "description": "Workflow instance id; omit for this conversation's instance",
+}
 _NOTE = {"type": "string", "description": "Short note kept in the audit trail"}
 
 
@@ -81,7 +84,7 @@ def _transition_tool(wf: Workflow, t: Transition) -> ToolSpec:
             f"{t.from_state} to {t.to_state}. Only when this has really happened."
             + ("" if t.requested_by == "client" else " Staff conversations only.")
         ),
-        parameters=_obj({"case_id": _CASE, "note": _NOTE}, []),
+        parameters=_obj({"instance_id": _INSTANCE, "note": _NOTE}, []),
         workflow_id=wf.id,
         transition=t,
     )
@@ -113,7 +116,7 @@ def build_tools(
                     name=f"start__{workflow_slug(wf.id)}",
                     kind="start",
                     description=(
-                        f"Open a new {wf.name.lower()} case ({wf.id}) for a {wf.subject}, "
+                        f"Open a new {wf.name.lower()} instance ({wf.id}) for a {wf.subject}, "
                         f"starting in '{wf.initial_state}'."
                     ),
                     parameters=_obj(
@@ -147,7 +150,7 @@ def build_tools(
                             "enum": sorted(set(human_events)),
                             "description": "WORKFLOW:event needing a person",
                         },
-                        "case_id": _CASE,
+                        "instance_id": _INSTANCE,
                         "reason": {"type": "string", "description": "Why it is needed now"},
                     },
                     ["step", "reason"],
@@ -157,9 +160,9 @@ def build_tools(
         )
     tools.append(
         ToolSpec(
-            name="find_cases",
+            name="find_instances",
             kind="find",
-            description="Look up cases (workflow instances) by workflow, state or subject.",
+            description="Look up workflow instances by workflow, state or subject.",
             parameters=_obj(
                 {
                     "workflow_id": {"type": "string"},

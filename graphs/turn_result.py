@@ -30,7 +30,7 @@ __all__ = [
     "record_from_dict",
 ]
 
-#: Who is talking on a turn: a client (own cases only) or staff (any case).
+#: Who is talking on a turn: a client (own instances only) or staff (any instance).
 Audience = Literal["client", "staff"]
 
 
@@ -224,7 +224,7 @@ class TurnRequest:
         message_id: The message's id (an idempotency key's record names it).
         message: The user's text.
         persona: The persona asked for directly (its canonical name), or None: Grace routes.
-        audience: ``client`` (own cases only) or ``staff`` (any case).
+        audience: ``client`` (own instances only) or ``staff`` (any instance).
     """
 
     thread_id: str

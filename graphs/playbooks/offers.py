@@ -8,7 +8,7 @@ parameters come from the message:
 
 * a string parameter named ``subject`` or ``topic`` gets the message itself (first 120
   characters);
-* each required string parameter, in order, gets the next case reference the message names
+* each required string parameter, in order, gets the next instance reference the message names
   (``INC-12``, ``B-1042``, ``KB-31``: letters, a dash, digits).
 
 When every required parameter has a value, the offer ("I can run the playbook X (reason).
@@ -42,7 +42,7 @@ from graphs.playbooks.suggest import OFFER_THRESHOLD, Encoder, PlaybookSuggester
 
 log = structlog.get_logger("grace.playbooks.offers")
 
-#: A case reference typed in a message: ``INC-12``, ``B-1042``, ``KB-31``.
+#: A workflow-instance reference typed in a message: ``INC-12``, ``B-1042``, ``KB-31``.
 REFERENCE = re.compile(r"\b[A-Za-z]{1,6}-\d{1,9}\b")
 #: String parameters filled with the message itself.
 TEXT_PARAMS = frozenset({"subject", "topic"})
@@ -72,7 +72,7 @@ def params_from_message(pb: Playbook, message: str) -> tuple[dict[str, Any], lis
 
     Returns:
         ``(params, missing)``: values for text parameters and required string parameters
-        (case references in order of appearance); names of required parameters without a
+        (instance references in order of appearance); names of required parameters without a
         value or default.
     """
     refs = REFERENCE.findall(message)

@@ -205,7 +205,7 @@ class Workflow(BaseModel):
         return None
 
     def client_may_start(self) -> bool:
-        """Whether a client conversation may open a case: a first step is client-requestable."""
+        """Whether a client conversation may open an instance (a client-requestable first step)."""
         return any(t.requested_by == "client" for t in self.outgoing(self.initial_state))
 
     def owned_by(self, owner: str) -> list[Transition]:

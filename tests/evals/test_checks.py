@@ -89,12 +89,14 @@ async def test_llm_judge_with_a_scripted_model() -> None:
 
 
 async def test_obedient_model_emits_the_attack_then_echoes_tool_output() -> None:
-    model = ObedientChatModel(tool_calls=[{"name": "find_cases", "args": {}}], route_to="solari")
+    model = ObedientChatModel(
+        tool_calls=[{"name": "find_instances", "args": {}}], route_to="solari"
+    )
     bound = model.bind_tools(
-        [{"type": "function", "function": {"name": "find_cases", "parameters": {}}}]
+        [{"type": "function", "function": {"name": "find_instances", "parameters": {}}}]
     )
     first = await bound.ainvoke([HumanMessage("list all clients")])
-    assert [c["name"] for c in first.tool_calls] == ["find_cases"]
+    assert [c["name"] for c in first.tool_calls] == ["find_instances"]
     after = [
         HumanMessage("list all clients"),
         first,

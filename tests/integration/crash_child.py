@@ -21,7 +21,7 @@ from tests.integration.test_supervisor import StubRouter
 
 
 def main() -> None:
-    thread_id, case_id, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    thread_id, instance_id, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 
     def block(_: Any) -> str:
         marker.write_text("transition applied; now hanging")
@@ -35,7 +35,7 @@ def main() -> None:
                 tool_calls=[
                     {
                         "name": "well_book__consultation_scheduled",
-                        "args": {"case_id": case_id},
+                        "args": {"instance_id": instance_id},
                         "id": "c1",
                     }
                 ],

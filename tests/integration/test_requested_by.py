@@ -1,7 +1,7 @@
 """Staff-only steps: a client's (obedient, scripted) model asks for them and nothing happens.
 
 Real PostgreSQL; the runtime with a scripted chat model that calls exactly the tools it is told
-to, as a fully compromised model would. The client names the case (so it is "theirs" for the
+to, as a fully compromised model would. The client names the instance (so it is "theirs" for the
 reach check); what stops the step is ``requested_by: staff`` in the workflow data. The refusal
 is recorded like every other: in the turn's (checkpointed) state, hence ``turn.refusals``.
 """
@@ -19,7 +19,7 @@ from tests.integration.test_supervisor import StubRouter, call, runtime
 
 pytestmark = pytest.mark.integration
 
-#: ``(persona, workflow, state the case is in, tool, subject)`` — staff-only steps the persona
+#: ``(persona, workflow, state the instance is in, tool, subject)`` — staff-only steps the persona
 #: owns, each asked for in a client conversation.
 STAFF_STEPS = [
     ("liora", "WF-MKTG-CAMP", "campaign_activation", "mktg_camp__campaign_launched", "camp:C-301"),
@@ -37,7 +37,7 @@ async def test_client_gets_a_typed_refusal_and_nothing_is_applied(
     inst = await instance_in(engine, workflow, state, subject)
     before = len(await engine.history(inst.id))
     ref = subject.partition(":")[2]
-    model = ScriptedChatModel([call(tool, case_id=str(inst.id)), "Done!"])
+    model = ScriptedChatModel([call(tool, instance_id=str(inst.id)), "Done!"])
     rt = await runtime(db, model, StubRouter(default=persona))
     turn = await rt.ask(f"Please go ahead with {ref} right now, I insist")
     assert turn.actions == []
@@ -53,7 +53,7 @@ async def test_the_same_step_in_a_staff_conversation_is_applied(
 ) -> None:
     engine = WorkflowEngine(db)
     inst = await instance_in(engine, workflow, state, subject)
-    model = ScriptedChatModel([call(tool, case_id=str(inst.id)), "Done."])
+    model = ScriptedChatModel([call(tool, instance_id=str(inst.id)), "Done."])
     rt = await runtime(db, model, StubRouter(default=persona))
     turn = await rt.ask("Record it", audience="staff")
     assert [a["event"] for a in turn.actions] == [tool.split("__")[1]]
@@ -66,7 +66,7 @@ async def test_client_steps_still_work_and_staff_workflows_cannot_be_opened(db: 
     item = await instance_in(engine, "WF-INV-MGT", "in_stock", "item:P-310")
     model = ScriptedChatModel(
         [
-            call("inv_mgt__client_reserved", case_id=str(item.id)),
+            call("inv_mgt__client_reserved", instance_id=str(item.id)),
             call("start__inv_mgt", subject="item:P-311"),
             "Reserved.",
         ]
@@ -76,3 +76,15 @@ async def test_client_steps_still_work_and_staff_workflows_cannot_be_opened(db: 
     assert [a["event"] for a in turn.actions] == ["client_reserved"]
     assert [(r["code"], r["event"]) for r in turn.refusals] == [(STAFF_ONLY, "start__inv_mgt")]
     assert await engine.find(subject="item:P-311") == []
+
+
+async def test_the_legacy_case_id_argument_still_names_the_instance(db: Database) -> None:
+    """``case_id`` was the tools' argument name before ``instance_id``; a model may still use it."""
+    engine = WorkflowEngine(db)
+    inst = await instance_in(engine, "WF-INV-MGT", "restock", "item:P-320")
+    model = ScriptedChatModel([call("inv_mgt__item_restored", case_id=str(inst.id)), "Done."])
+    rt = await runtime(db, model, StubRouter(default="solari"))
+    turn = await rt.ask("Record the restock", audience="staff")
+    assert [(a["event"], a["instance_id"]) for a in turn.actions] == [
+        ("item_restored", str(inst.id))
+    ]

@@ -54,7 +54,9 @@ async def test_model_tokens_stream_as_they_come(db: Database) -> None:
 
 async def test_refusal_event_for_a_step_the_persona_does_not_own(db: Database) -> None:
     iid = await booking_in(db, "consultation")
-    model = ScriptedChatModel([call("well_book__consultation_completed", case_id=iid), "Sorry."])
+    model = ScriptedChatModel(
+        [call("well_book__consultation_completed", instance_id=iid), "Sorry."]
+    )
     rt = await runtime(db, model, StubRouter(default="nyra"))
     events = await collect(rt, "Mark my consultation as done please")
     refusals = [e.data for e in events if e.type == "refusal"]

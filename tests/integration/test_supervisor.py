@@ -131,7 +131,7 @@ async def test_no_to_a_proposal_applies_nothing(db: Database) -> None:
 async def test_a_question_fires_nothing_even_with_an_obedient_model(db: Database) -> None:
     iid = await booking_in(db, "consultation")
     model = ScriptedChatModel(
-        [call("well_book__consultation_completed", case_id=iid), "It can be marked done."]
+        [call("well_book__consultation_completed", instance_id=iid), "It can be marked done."]
     )
     rt = await runtime(db, model, StubRouter(default="solari", act="question"))
     turn = await rt.ask("Is my consultation on B-9 done yet?", audience="staff")
@@ -167,7 +167,7 @@ async def test_model_cannot_use_a_transition_it_does_not_own(db: Database) -> No
     iid = await booking_in(db, "consultation")
     # Nyra's model asks for Solari's step, by name, on an existing case.
     model = ScriptedChatModel(
-        [call("well_book__consultation_completed", case_id=iid), "Sorry, that is Solari's job."]
+        [call("well_book__consultation_completed", instance_id=iid), "Sorry, that is Solari's job."]
     )
     rt = await runtime(db, model, StubRouter(default="nyra"))
     turn = await rt.ask("Mark my consultation as done please")
@@ -186,7 +186,7 @@ async def test_level_4_inside_a_persona_waits_for_a_person_then_resumes(db: Data
             call(
                 "request_approval",
                 step="WF-WELL-BOOK:client_accepted_quote",
-                case_id=iid,
+                instance_id=iid,
                 reason="client said yes on chat",
             ),
             "Your quote is accepted; next comes payment.",
@@ -229,7 +229,7 @@ async def test_rejected_approval_applies_nothing(db: Database) -> None:
             call(
                 "request_approval",
                 step="WF-WELL-BOOK:client_accepted_quote",
-                case_id=iid,
+                instance_id=iid,
                 reason="x",
             ),
             "Understood.",
@@ -322,7 +322,7 @@ async def test_handoff_back_to_grace_asks_a_person(db: Database) -> None:
 
 
 async def test_step_budget_ends_loops(db: Database) -> None:
-    model = ScriptedChatModel(default=call("find_cases", state="inquiry"))
+    model = ScriptedChatModel(default=call("find_instances", state="inquiry"))
     rt = await runtime(db, model, StubRouter(default="solari"))
     turn = await rt.ask("keep looking")
     assert turn.reply == BUDGET_MESSAGE
@@ -336,22 +336,22 @@ async def test_a_client_conversation_reaches_only_its_own_cases(db: Database) ->
     before = len(await engine.history(other))
     model = ScriptedChatModel(
         [
-            call("find_cases", workflow_id="WF-WELL-BOOK"),
-            call("well_book__consultation_completed", case_id=other),
+            call("find_instances", workflow_id="WF-WELL-BOOK"),
+            call("well_book__consultation_completed", instance_id=other),
             "Done.",
         ]
     )
     rt = await runtime(db, model, StubRouter(default="solari"))
     turn = await rt.ask("My booking is B-5150, what's happening with it?")
-    # find_cases listed only the case the client named; the other client's case was refused
+    # find_instances listed only the case the client named; the other client's case was refused
     listing = model.calls[1].messages[-1].text
     assert str(mine.id) in listing and other not in listing
-    assert [r["code"] for r in turn.refusals] == ["case-not-in-conversation"]
+    assert [r["code"] for r in turn.refusals] == ["instance-not-in-conversation"]
     assert (await engine.get(other)).state == "consultation"
     assert len(await engine.history(other)) == before  # nothing written for the refusal
 
     # staff may act on any case
-    model.script += [call("well_book__consultation_completed", case_id=other), "Done."]
+    model.script += [call("well_book__consultation_completed", instance_id=other), "Done."]
     turn = await rt.ask("Mark B-9's consultation complete", audience="staff")
     assert [a["event"] for a in turn.actions] == ["consultation_completed"]
 

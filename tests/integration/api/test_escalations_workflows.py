@@ -22,7 +22,7 @@ async def test_staff_resolve_a_level_4_approval_and_the_thread_resumes(
     iid = await booking_in(app_of(client).state.db, "quote_provided")
     model.script.extend(
         [
-            call("request_approval", step="WF-WELL-BOOK:client_accepted_quote", case_id=iid,
+            call("request_approval", step="WF-WELL-BOOK:client_accepted_quote", instance_id=iid,
                  reason="client said yes on chat"),
             "Your quote is accepted; next comes payment.",
         ]
