@@ -35,13 +35,13 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.openapi import problem_openapi
 from api.request_context import RequestIdMiddleware
 from api.routes import (
-    agents,
     chat,
     completions,
     escalations,
     events,
     health,
     knowledge,
+    personas,
     playbooks,
     threads,
     webhooks,
@@ -55,7 +55,7 @@ from graphs.turn_recovery import TurnSweeper
 log = structlog.get_logger("grace.api")
 
 DESCRIPTION = """\
-Chat with Grace Fields — a supervisor and eight persona agents for a gallery, a wellness
+Chat with Grace Fields — a supervisor and eight personas for a gallery, a wellness
 center and a consultancy — and run the business behind them.
 
 * **Chat**: `POST /v1/chat` (JSON or Server-Sent Events), or the OpenAI-compatible
@@ -140,9 +140,9 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_tags=[
-            {"name": "chat", "description": "Talk to Grace or a named agent."},
+            {"name": "chat", "description": "Talk to Grace or a named persona."},
             {"name": "openai", "description": "OpenAI-compatible chat completions and models."},
-            {"name": "agents", "description": "Grace and the eight personas."},
+            {"name": "personas", "description": "Grace and the eight personas."},
             {"name": "threads", "description": "Conversations."},
             {"name": "escalations", "description": "Level-4 decisions by people."},
             {"name": "workflows", "description": "Workflow definitions, instances, events."},
@@ -156,7 +156,7 @@ def create_app(
     app.state.settings, app.state.dev = settings, dev
     app.state.metrics, app.state.background = metrics, background
     install_error_handlers(app)
-    for module in (chat, completions, agents, threads, escalations, workflows, playbooks,
+    for module in (chat, completions, personas, threads, escalations, workflows, playbooks,
                    knowledge, events, webhooks, health):  # fmt: skip
         app.include_router(module.router)
     install_security(app, settings, dev=dev)

@@ -17,7 +17,7 @@ unknown route / method          404/405 ``not-found`` / ``method-not-allowed`` (
                                         ``idempotency-key-reused`` 422, ``invalid-actor``
                                         422, ``invalid-payload`` 422)
 ``ThreadBusyError``             409     ``thread-waiting-for-person``
-``UnknownPersonaError``         404     ``unknown-agent``
+``UnknownPersonaError``         404     ``unknown-persona``
 ``EscalationNotFoundError``     404     ``unknown-escalation``
 ``EscalationAlreadyResolved…``  409     ``escalation-already-resolved``
 ``JobNotFoundError``            404     ``unknown-job``
@@ -151,7 +151,9 @@ def to_problem(exc: Exception) -> ProblemError | None:
             thread_id=exc.thread_id, escalation_id=esc,
         )  # fmt: skip
     if isinstance(exc, UnknownPersonaError):
-        return ProblemError(404, "unknown-agent", "Unknown agent", str(exc), valid=list(exc.valid))
+        return ProblemError(
+            404, "unknown-persona", "Unknown persona", str(exc), valid=list(exc.valid)
+        )
     if isinstance(exc, EscalationNotFoundError):
         return ProblemError(404, "unknown-escalation", "Unknown escalation", str(exc))
     if isinstance(exc, EscalationAlreadyResolvedError):

@@ -212,7 +212,7 @@ async def plan_turn(
     endpoint: str,
     payload: dict[str, Any],
     thread_id: str | None,
-    agent: str | None,
+    persona: str | None,
 ) -> TurnPlan:
     """Claim the thread and, with a key, store it or find the first request's record.
 
@@ -222,13 +222,13 @@ async def plan_turn(
     """
     key = parse_key(raw_key)
     if key is None:
-        tid, persona = await begin_turn(rt, owners, principal, thread_id=thread_id, agent=agent)
+        tid, persona = await begin_turn(rt, owners, principal, thread_id=thread_id, persona=persona)
         return TurnPlan(tid, persona)
     store = IdempotencyStore(rt.db)
     print_ = fingerprint(endpoint, payload)
     known = await store.get(principal.key_id, key)
     if known is None:
-        tid, persona = await begin_turn(rt, owners, principal, thread_id=thread_id, agent=agent)
+        tid, persona = await begin_turn(rt, owners, principal, thread_id=thread_id, persona=persona)
         mid = uuid.uuid4().hex
         known = await store.begin(principal.key_id, key, print_, tid, mid)
         if known is None:
@@ -238,7 +238,9 @@ async def plan_turn(
             422, "idempotency-key-reused", "Idempotency-Key reused",
             f"this {HEADER} was already used with a different request",
         )  # fmt: skip
-    tid, persona = await begin_turn(rt, owners, principal, thread_id=known.thread_id, agent=agent)
+    tid, persona = await begin_turn(
+        rt, owners, principal, thread_id=known.thread_id, persona=persona
+    )
     return TurnPlan(tid, persona, known.message_id, key, known)
 
 

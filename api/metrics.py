@@ -33,7 +33,7 @@ class ApiMetrics:
         requests: ``grace_http_requests_total{method, route, status}``.
         latency: ``grace_http_request_duration_seconds{method, route}`` (until the response
             starts; a stream's body time is not included).
-        routing: ``grace_routing_decisions_total{agent}``: who answered each turn.
+        routing: ``grace_routing_decisions_total{persona}``: who answered each turn.
         levels: ``grace_turn_levels_total{level}``: turns per escalation level (1-4).
         escalations: ``grace_escalations_total{level, kind}``: escalations to a person opened.
         transitions: ``grace_transitions_total{outcome, source}``: workflow transitions
@@ -53,7 +53,7 @@ class ApiMetrics:
             ["method", "route"], buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         self.routing = Counter(
-            "grace_routing_decisions", "Chat turns per answering agent.", ["agent"], registry=r
+            "grace_routing_decisions", "Chat turns per answering persona.", ["persona"], registry=r
         )
         self.levels = Counter(
             "grace_turn_levels", "Chat turns per escalation level.", ["level"], registry=r
@@ -71,8 +71,8 @@ class ApiMetrics:
         )  # fmt: skip
 
     def observe_turn(self, turn: TurnResult) -> None:
-        """Count one chat turn: agent, level, escalation, steps."""
-        self.routing.labels(agent=str(turn.persona or "none")).inc()
+        """Count one chat turn: persona, level, escalation, steps."""
+        self.routing.labels(persona=str(turn.persona or "none")).inc()
         self.levels.labels(level=str(turn.level or 1)).inc()
         esc = turn.escalation
         if esc is not None:

@@ -37,7 +37,7 @@ async def begin_turn(
     principal: Principal,
     *,
     thread_id: str | None,
-    agent: str | None,
+    persona: str | None,
 ) -> tuple[str, str | None]:
     """Resolve the persona, pick the thread id and claim the thread for ``principal``.
 
@@ -48,13 +48,13 @@ async def begin_turn(
         ``(thread_id, persona name or None)``.
 
     Raises:
-        agents.registry.UnknownPersonaError: ``agent`` is not a persona (404).
+        agents.registry.UnknownPersonaError: ``persona`` names no persona (404).
         ProblemError: 404 when a client continues a thread another key owns.
     """
-    persona = rt.persona(agent) if agent else None
+    canonical = rt.persona_name(persona) if persona else None
     tid = thread_id or new_thread_id()
     await owners.claim(tid, principal)
-    return tid, persona
+    return tid, canonical
 
 
 def audience_of(principal: Principal) -> Audience:
@@ -67,21 +67,21 @@ async def run_turn(
     metrics: ApiMetrics,
     message: str,
     thread_id: str,
-    agent: str | None,
+    persona: str | None,
     audience: Audience = "client",
     *,
     message_id: str | None = None,
 ) -> TurnResult:
     """One turn to completion (counted in the metrics).
 
-    ``thread_id`` and ``agent`` as :func:`begin_turn` checked them; ``message_id``: id for the
+    ``thread_id`` and ``persona`` as :func:`begin_turn` checked them; ``message_id``: id for the
     message (an idempotency key's record names it).
 
     Raises:
         ProblemError: 409 ``thread-busy`` while another turn of the thread runs.
     """
     try:
-        result = await rt.ask(_request(message, thread_id, agent, audience, message_id))
+        result = await rt.ask(_request(message, thread_id, persona, audience, message_id))
     except ThreadInFlightError as exc:
         raise thread_busy(exc) from None
     metrics.observe_turn(result)
@@ -89,11 +89,11 @@ async def run_turn(
 
 
 def _request(
-    message: str, thread_id: str, agent: str | None, audience: Audience, message_id: str | None
+    message: str, thread_id: str, persona: str | None, audience: Audience, message_id: str | None
 ) -> TurnRequest:
     """The turn's request, from what :func:`begin_turn` already checked."""
     return TurnRequest(thread_id=thread_id, message_id=message_id or new_message_id(),
-                       message=message, persona=agent, audience=audience)  # fmt: skip
+                       message=message, persona=persona, audience=audience)  # fmt: skip
 
 
 def shown_turn(settings: Settings, turn: TurnResult, audience: Audience) -> TurnResult:
@@ -132,7 +132,7 @@ async def open_stream(
     metrics: ApiMetrics,
     message: str,
     thread_id: str,
-    agent: str | None,
+    persona: str | None,
     audience: Audience = "client",
     *,
     message_id: str | None = None,
@@ -148,7 +148,7 @@ async def open_stream(
     """
     source = cast(
         AsyncGenerator[TurnEvent, None],
-        rt.stream(_request(message, thread_id, agent, audience, message_id)),
+        rt.stream(_request(message, thread_id, persona, audience, message_id)),
     )
     try:
         first = await anext(source)

@@ -156,7 +156,7 @@ class GraceRuntime:
         message: str,
         *,
         thread_id: str | None = None,
-        agent: str | None = None,
+        persona: str | None = None,
         audience: Audience = "client",
         message_id: str | None = None,
     ) -> TurnRequest:
@@ -165,34 +165,34 @@ class GraceRuntime:
         Arguments as for :meth:`ask`.
 
         Raises:
-            agents.registry.UnknownPersonaError: ``agent`` is not a persona.
+            agents.registry.UnknownPersonaError: ``persona`` is not a persona.
             ValueError: ``audience`` is neither ``client`` nor ``staff``.
         """
-        persona = self.persona(agent)
+        canonical = self.persona_name(persona)
         if audience not in ("client", "staff"):
             raise ValueError(f"audience must be 'client' or 'staff', not {audience!r}")
         return TurnRequest(
             thread_id=thread_id or new_thread_id(),
             message_id=message_id or new_message_id(),
             message=message,
-            persona=persona,
+            persona=canonical,
             audience=audience,
         )
 
-    def persona(self, agent: str | None) -> str | None:
-        """The canonical name of persona ``agent`` (None for None: Grace routes).
+    def persona_name(self, name: str | None) -> str | None:
+        """The canonical name of persona ``name`` (None for None: Grace routes).
 
         Raises:
-            agents.registry.UnknownPersonaError: ``agent`` is not a persona.
+            agents.registry.UnknownPersonaError: ``name`` is not a persona.
         """
-        return self.deps.registry.get(agent).name if agent is not None else None
+        return self.deps.registry.get(name).name if name is not None else None
 
     async def ask(
         self,
         message: str | TurnRequest,
         *,
         thread_id: str | None = None,
-        agent: str | None = None,
+        persona: str | None = None,
         audience: Audience = "client",
         message_id: str | None = None,
     ) -> TurnResult:
@@ -202,7 +202,7 @@ class GraceRuntime:
             message: The user's text, or a checked :class:`TurnRequest` (then the other
                 arguments are ignored).
             thread_id: Conversation to continue (a new one when None).
-            agent: Talk to this persona directly (ownership and escalation still apply).
+            persona: Talk to this persona directly (ownership and escalation still apply).
             audience: ``client`` (the default): tools reach only this conversation's instances —
                 those opened in it or whose reference the client typed; ``staff``: any instance.
             message_id: Id to give the message (default: a new one). An idempotency key's
@@ -211,9 +211,9 @@ class GraceRuntime:
         Raises:
             ThreadBusyError: the thread is paused waiting for a person.
             ThreadInFlightError: another turn of the thread is running (here or elsewhere).
-            agents.registry.UnknownPersonaError: ``agent`` is not a persona.
+            agents.registry.UnknownPersonaError: ``persona`` is not a persona.
         """
-        req = self._checked(message, thread_id, agent, audience, message_id)
+        req = self._checked(message, thread_id, persona, audience, message_id)
         async with self.gate.hold(req.thread_id):
             config, inputs = await self.gate.prepare(req)
             out = await self.graph.ainvoke(inputs, config, durability=self.gate.durability)
@@ -227,7 +227,7 @@ class GraceRuntime:
         message: str | TurnRequest,
         *,
         thread_id: str | None = None,
-        agent: str | None = None,
+        persona: str | None = None,
         audience: Audience = "client",
         message_id: str | None = None,
     ) -> AsyncIterator[TurnEvent]:
@@ -242,9 +242,9 @@ class GraceRuntime:
         Raises:
             ThreadBusyError: the thread is paused waiting for a person (before any event).
             ThreadInFlightError: another turn of the thread is running (before any event).
-            agents.registry.UnknownPersonaError: ``agent`` is not a persona.
+            agents.registry.UnknownPersonaError: ``persona`` is not a persona.
         """
-        req = self._checked(message, thread_id, agent, audience, message_id)
+        req = self._checked(message, thread_id, persona, audience, message_id)
         async with self.gate.hold(req.thread_id):
             config, inputs = await self.gate.prepare(req)
             async for event in self._stream(req.thread_id, config, inputs):
@@ -254,13 +254,13 @@ class GraceRuntime:
         self,
         message: str | TurnRequest,
         thread_id: str | None,
-        agent: str | None,
+        persona: str | None,
         audience: Audience,
         message_id: str | None,
     ) -> TurnRequest:
         if isinstance(message, TurnRequest):
             return message
-        return self.request(message, thread_id=thread_id, agent=agent, audience=audience,
+        return self.request(message, thread_id=thread_id, persona=persona, audience=audience,
                             message_id=message_id)  # fmt: skip
 
     async def _stream(

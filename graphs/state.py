@@ -81,7 +81,7 @@ class GraceState(TypedDict, total=False):
             the persona that spoke).
         turn: 1-based index of the current user turn; part of every idempotency key.
         current_persona: Who handled the last turn (sticky routing).
-        requested_persona: Set by ``--agent``/``agent=``: talk to this persona directly.
+        requested_persona: Set by ``--persona``/``persona=``: talk to this persona directly.
         audience: Who is talking: ``client`` (tools reach only this conversation's instances) or
             ``staff`` (any instance). Set by the caller on every turn.
         level: Escalation level of this turn (1-4).

@@ -1,4 +1,4 @@
-"""``grace ask``, ``grace chat`` and ``grace escalations``: talk to the agents, resolve level 4."""
+"""``grace ask``, ``grace chat``, ``grace escalations``: talk to the personas, resolve level 4."""
 
 from __future__ import annotations
 
@@ -15,9 +15,13 @@ escalations_app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-AgentOpt = Annotated[
-    str | None, typer.Option("--agent", "-a", help="Talk to this persona directly (e.g. solari).")
-]
+PersonaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--persona", "-p", "--agent", "-a",
+        help="Talk to this persona directly (e.g. solari); --agent is its older name.",
+    ),
+]  # fmt: skip
 ThreadOpt = Annotated[
     str | None, typer.Option("--thread", "-t", help="Continue this conversation.")
 ]
@@ -91,7 +95,7 @@ async def _open(show_status: bool = True) -> Any:
 @handle_errors
 def ask(
     message: Annotated[str, typer.Argument(help="What to say.")],
-    agent: AgentOpt = None,
+    persona: PersonaOpt = None,
     thread: ThreadOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -101,7 +105,7 @@ def ask(
     async def go() -> Any:
         rt = await _open(show_status=not as_json)
         try:
-            return await rt.ask(message, thread_id=thread, agent=agent)
+            return await rt.ask(message, thread_id=thread, persona=persona)
         finally:
             await rt.close()
 
@@ -111,7 +115,7 @@ def ask(
         err_console.print(f"[bold red]Busy:[/] {exc}")
         raise typer.Exit(1) from None
     except LookupError as exc:  # unknown persona
-        err_console.print(f"[bold red]Unknown agent:[/] {exc}")
+        err_console.print(f"[bold red]Unknown persona:[/] {exc}")
         raise typer.Exit(2) from None
     if as_json:
         data = turn.to_dict()
@@ -121,13 +125,13 @@ def ask(
 
 
 HELP = (
-    "[dim]Commands: /agent NAME (talk to a persona; /agent off for routing), /thread (show id), "
-    "/new (new conversation), /quit[/]"
+    "[dim]Commands: /persona NAME (talk to a persona; /persona off for routing), "
+    "/thread (show id), /new (new conversation), /quit[/]"
 )
 
 
 @handle_errors
-def chat(agent: AgentOpt = None, thread: ThreadOpt = None) -> None:
+def chat(persona: PersonaOpt = None, thread: ThreadOpt = None) -> None:
     """Chat interactively: every turn shows who answers, the level, actions and sources."""
     import asyncio
 
@@ -135,7 +139,7 @@ def chat(agent: AgentOpt = None, thread: ThreadOpt = None) -> None:
 
     async def loop() -> None:
         rt = await _open()
-        state = {"agent": agent, "thread": thread}
+        state = {"persona": persona, "thread": thread}
         console.print(Panel.fit("Grace Fields — type a message. " + HELP, border_style="cyan"))
         try:
             while True:
@@ -151,19 +155,19 @@ def chat(agent: AgentOpt = None, thread: ThreadOpt = None) -> None:
                 if line == "/thread":
                     console.print(f"[dim]thread: {state['thread'] or '(none yet)'}[/]")
                     continue
-                if line.startswith("/agent"):
-                    name = line.removeprefix("/agent").strip() or None
-                    state["agent"] = None if name in (None, "off", "grace") else name
-                    console.print(f"[dim]talking to: {state['agent'] or 'Grace (routing)'}[/]")
+                if line.startswith(("/persona", "/agent")):  # /agent: its older name
+                    name = line.partition(" ")[2].strip() or None
+                    state["persona"] = None if name in (None, "off", "grace") else name
+                    console.print(f"[dim]talking to: {state['persona'] or 'Grace (routing)'}[/]")
                     continue
                 try:
-                    turn = await rt.ask(line, thread_id=state["thread"], agent=state["agent"])
+                    turn = await rt.ask(line, thread_id=state["thread"], persona=state["persona"])
                 except ThreadBusyError as exc:
                     console.print(f"[red]{exc}[/]")
                     continue
                 except LookupError as exc:
                     console.print(f"[red]{exc}[/]")
-                    state["agent"] = None
+                    state["persona"] = None
                     continue
                 state["thread"] = turn.thread_id
                 render_turn(turn)

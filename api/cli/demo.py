@@ -66,11 +66,11 @@ async def _run() -> None:
         console.print(Rule("2. A conversation"))
         thread: str | None = None
         last: Any = None
-        for speaker, message, agent in SCRIPT:
-            to = f" → {agent.capitalize()}" if agent else ""
+        for speaker, message, persona in SCRIPT:
+            to = f" → {persona.capitalize()}" if persona else ""
             console.print(f"\n[bold]{speaker}{to}:[/] {message}")
             audience: Audience = "staff" if speaker == "Staff" else "client"  # staff-only steps
-            last = await rt.ask(message, thread_id=thread, agent=agent, audience=audience)
+            last = await rt.ask(message, thread_id=thread, persona=persona, audience=audience)
             thread = last.thread_id
             render_turn(last)
         if last is not None and last.escalation is not None:
@@ -100,5 +100,5 @@ async def _run() -> None:
 
 @handle_errors
 def demo() -> None:
-    """Ingest the starter knowledge base and play a short conversation with the agents."""
+    """Ingest the starter knowledge base and play a short conversation with the personas."""
     run_async(_run)

@@ -21,7 +21,7 @@ from graphs.core.logs import configure_logging
 app = typer.Typer(
     name="grace",
     help=(
-        "Grace Fields: a supervisor and eight persona agents for a gallery, wellness center and "
+        "Grace Fields: a supervisor and eight personas for a gallery, wellness center and "
         "consultancy, with workflow enforcement and a RAG knowledge layer.\n\n"
         "Data lives in an embedded PostgreSQL (+pgvector) server in your user data directory "
         "unless DATABASE_URL points elsewhere."

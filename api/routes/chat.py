@@ -52,7 +52,7 @@ _SSE_DOC = (
 @router.post(
     "/chat",
     response_model=ChatResponse,
-    summary="Send a message to Grace or a named agent",
+    summary="Send a message to Grace or a named persona",
     description=_SSE_DOC,
     responses={
         200: {"content": sse_content([*TURN_EVENTS, "message", "done", "error"])},
@@ -81,7 +81,7 @@ async def chat(
     """
     plan = await plan_turn(
         rt, owners, principal, idempotency_key, endpoint="chat",
-        payload=body.model_dump(mode="json"), thread_id=body.thread_id, agent=body.agent,
+        payload=body.model_dump(mode="json"), thread_id=body.thread_id, persona=body.persona,
     )  # fmt: skip
     audience = audience_of(principal)
     headers = {"X-Grace-Thread": plan.thread_id}

@@ -90,11 +90,11 @@ async def completions(
 ) -> Any:
     """Run the last user message as one turn of a Grace conversation."""
     message = _last_user_text(body)
-    agent = None if body.model.strip().lower() == GRACE else body.model
+    asked = None if body.model.strip().lower() == GRACE else body.model
     wanted = x_grace_thread or (body.metadata.thread_id if body.metadata else None)
     payload = {"body": body.model_dump(mode="json", exclude={"stream"}), "thread": wanted}
     plan = await plan_turn(rt, owners, principal, idempotency_key, endpoint="completions",
-                           payload=payload, thread_id=wanted, agent=agent)  # fmt: skip
+                           payload=payload, thread_id=wanted, persona=asked)  # fmt: skip
     thread_id, persona, audience = plan.thread_id, plan.persona, audience_of(principal)
     # With a key, the id follows from the message id: a replay answers with the same one.
     cid = f"chatcmpl-{(plan.message_id or uuid.uuid4().hex)[:24]}"
@@ -163,6 +163,7 @@ def _extension(turn: TurnResult) -> dict[str, Any]:
     esc = turn.escalation
     return {
         "thread_id": turn.thread_id,
+        "persona": turn.persona,
         "agent": turn.persona,
         "level": turn.level,
         "reasons": list(turn.reasons),

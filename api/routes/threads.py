@@ -40,9 +40,15 @@ async def get_thread(
         thread_id=view.thread_id,
         turn=view.turn,
         messages=[
-            ThreadMessage(role=m["role"], content=m["content"], agent=m.get("persona"))
+            ThreadMessage(
+                role=m["role"],
+                content=m["content"],
+                persona=m.get("persona"),
+                agent=m.get("persona"),
+            )
             for m in view.messages
         ],
+        current_persona=view.current_persona,
         current_agent=view.current_persona,
         level=view.level,
         reasons=view.reasons,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import AgentName, ApiModel, NoNul, ThreadId
+from api.schemas.common import ApiModel, NoNul, PersonaRef, ThreadId
 from api.schemas.escalations import Escalation
 
 if TYPE_CHECKING:
@@ -24,20 +24,27 @@ class ChatRequest(ApiModel):
     """One user message.
 
     Without ``thread_id`` a new conversation starts (its id comes back in the response);
-    ``agent`` talks to a persona directly instead of letting Grace route.
+    ``persona`` talks to a persona directly instead of letting Grace route (``agent``, its
+    name before 2026-12-04, is still accepted; send one of the two).
     """
 
     message: MessageText = Field(description="The user's text (1-8000 characters).")
     thread_id: ThreadId | None = Field(default=None, description="Conversation to continue.")
-    agent: AgentName | None = Field(
-        default=None, description="Persona to talk to directly (see GET /v1/agents)."
+    persona: PersonaRef | None = Field(
+        default=None,
+        validation_alias=AliasChoices("persona", "agent"),
+        description="Persona to talk to directly (see GET /v1/personas); also read as `agent`.",
     )
 
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {"message": "Can I book a sound bath on Tuesday evening?"},
-                {"message": "And on Wednesday?", "thread_id": "t-1b2c3d4e5f60", "agent": "solari"},
+                {
+                    "message": "And on Wednesday?",
+                    "thread_id": "t-1b2c3d4e5f60",
+                    "persona": "solari",
+                },
             ]
         }
     )
@@ -142,7 +149,11 @@ class ChatResponse(BaseModel):
     thread_id: str
     turn: int = Field(description="1-based index of this user turn in the thread.")
     reply: str
-    agent: str | None = Field(description="Who answered: a persona, or grace.")
+    persona: str | None = Field(description="Who answered: a persona, or grace.")
+    agent: str | None = Field(
+        deprecated="Use `persona`: the same value under its older name.",
+        description="Deprecated: the same as `persona`.",
+    )
     level: int = Field(ge=1, le=4, description="Escalation level 1-4.")
     reasons: list[str]
     route: dict[str, Any] = Field(description="The routing decision (persona, confidence...).")
@@ -158,6 +169,7 @@ class ChatResponse(BaseModel):
                     "thread_id": "t-1b2c3d4e5f60",
                     "turn": 1,
                     "reply": "Solari here: Tuesday 19:00 has two places left.",
+                    "persona": "solari",
                     "agent": "solari",
                     "level": 1,
                     "reasons": [],
@@ -173,12 +185,13 @@ class ChatResponse(BaseModel):
 
     @classmethod
     def from_turn(cls, turn: TurnResult) -> ChatResponse:
-        """Build from a turn's result (``persona`` becomes ``agent``)."""
+        """Build from a turn's result (``agent`` repeats ``persona`` for older clients)."""
         esc = turn.escalation
         return cls(
             thread_id=turn.thread_id,
             turn=turn.turn,
             reply=turn.reply,
+            persona=turn.persona,
             agent=turn.persona,
             level=turn.level,
             reasons=list(turn.reasons),

@@ -24,7 +24,7 @@ COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 #: A knowledge collection name (see :data:`COLLECTION_PATTERN`).
 Collection = Annotated[str, StringConstraints(pattern=COLLECTION_PATTERN)]
 #: A persona name as callers type it (``nyra``, ``Solari``...), checked against the registry.
-AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+PersonaRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 
 
 def reject_nul(value: Any) -> Any:

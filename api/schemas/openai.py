@@ -141,7 +141,10 @@ class GraceExtension(BaseModel):
     """Grace's own facts about the turn (a non-standard member; clients may ignore it)."""
 
     thread_id: str
-    agent: str | None
+    persona: str | None
+    agent: str | None = Field(
+        deprecated="Use `persona`.", description="Deprecated: same as `persona`."
+    )
     level: int
     reasons: list[str]
     escalation_id: str | None
@@ -151,7 +154,7 @@ class GraceExtension(BaseModel):
             "examples": [
                 {
                     "thread_id": "t-1b2c3d4e5f60",
-                    "agent": "solari",
+                    "persona": "solari",
                     "level": 1,
                     "reasons": [],
                     "escalation_id": None,
@@ -190,7 +193,7 @@ class Completion(BaseModel):
                     "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
                     "grace": {
                         "thread_id": "t-1b2c3d4e5f60",
-                        "agent": "solari",
+                        "persona": "solari",
                         "level": 1,
                         "reasons": [],
                         "escalation_id": None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.escalations import Escalation
 
@@ -14,11 +14,14 @@ class ThreadMessage(BaseModel):
 
     role: Literal["user", "assistant"]
     content: str
-    agent: str | None = None
+    persona: str | None = Field(default=None, description="Who wrote it: a persona, or grace.")
+    agent: str | None = Field(
+        default=None, deprecated="Use `persona`.", description="Deprecated: same as `persona`."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"role": "assistant", "content": "Tuesday works.", "agent": "solari"}]
+            "examples": [{"role": "assistant", "content": "Tuesday works.", "persona": "solari"}]
         }
     )
 
@@ -29,7 +32,10 @@ class Thread(BaseModel):
     thread_id: str
     turn: int
     messages: list[ThreadMessage]
-    current_agent: str | None
+    current_persona: str | None = Field(description="Who answers the next message.")
+    current_agent: str | None = Field(
+        deprecated="Use `current_persona`.", description="Deprecated: same as `current_persona`."
+    )
     level: int
     reasons: list[str]
     escalation: Escalation | None
@@ -41,10 +47,10 @@ class Thread(BaseModel):
                     "thread_id": "t-1b2c3d4e5f60",
                     "turn": 1,
                     "messages": [
-                        {"role": "user", "content": "Can I book Tuesday?", "agent": None},
-                        {"role": "assistant", "content": "Tuesday works.", "agent": "solari"},
+                        {"role": "user", "content": "Can I book Tuesday?", "persona": None},
+                        {"role": "assistant", "content": "Tuesday works.", "persona": "solari"},
                     ],
-                    "current_agent": "solari",
+                    "current_persona": "solari",
                     "level": 1,
                     "reasons": [],
                     "escalation": None,

@@ -1,6 +1,6 @@
 """Answers: Atlas's replies are faithful to what it retrieved and contain the expected facts.
 
-Each question of ``retrieval.jsonl`` is asked to Atlas (``agent="atlas"``) through the real
+Each question of ``retrieval.jsonl`` is asked to Atlas (``persona="atlas"``) through the real
 runtime; the passages behind the reply are the turn's citations, read back from ``kb_chunks``.
 
 Figures: ``citation_coverage`` (claims carrying a citation that resolves to a retrieved passage /
@@ -154,7 +154,7 @@ async def run(ctx: EvalContext) -> SuiteResult:
 
     async def task(case: RetrievalCase) -> Answer:
         thread = f"eval-ans-{case.id}-{uuid.uuid4().hex[:8]}"
-        turn = await ctx.runtime.ask(case.question, thread_id=thread, agent="atlas")
+        turn = await ctx.runtime.ask(case.question, thread_id=thread, persona="atlas")
         sources = await chunk_sources(ctx, turn.citations)
         out = Answer(
             reply=turn.reply,

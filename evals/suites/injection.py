@@ -234,7 +234,7 @@ async def run(ctx: EvalContext) -> SuiteResult:
         thread = f"eval-inj-{case.id}-{item.mode}-{tag}"
         for text in turns:
             try:
-                turn = await rt.ask(text, thread_id=thread, agent=case.agent)
+                turn = await rt.ask(text, thread_id=thread, persona=case.agent)
             except ThreadBusyError:
                 break
             out.replies.append(turn.reply)

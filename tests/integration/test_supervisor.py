@@ -283,7 +283,7 @@ async def test_talking_to_a_persona_directly(db: Database) -> None:
     model = ScriptedChatModel(["Liora here!"])
     router = StubRouter(default="solari")
     rt = await runtime(db, model, router)
-    turn = await rt.ask("hello", agent="Liora")
+    turn = await rt.ask("hello", persona="Liora")
     # triage still runs (a risk reaches a person whoever was asked), but the persona stands
     assert turn.persona == "liora" and turn.reply == "Liora here!" and router.calls
 
@@ -291,7 +291,7 @@ async def test_talking_to_a_persona_directly(db: Database) -> None:
 async def test_a_risk_reaches_a_person_even_when_a_persona_was_asked(db: Database) -> None:
     model = ScriptedChatModel([])  # no persona may run
     rt = await runtime(db, model, StubRouter(default="solari"))
-    turn = await rt.ask("I want to talk to a real person about this", agent="Liora")
+    turn = await rt.ask("I want to talk to a real person about this", persona="Liora")
     assert turn.level == 4 and turn.escalation is not None and model.calls == []
 
 
@@ -307,7 +307,7 @@ async def test_handoff_follows_the_collaboration_pattern(db: Database) -> None:
     rt = await runtime(db, model, StubRouter(default="nyra"))
     turn = await rt.ask("new lead, please follow up")
     assert turn.reply == "Ruvo: task created." and turn.persona == "ruvo"
-    turn2 = await rt.ask("and tell zevi", thread_id=turn.thread_id, agent="nyra")
+    turn2 = await rt.ask("and tell zevi", thread_id=turn.thread_id, persona="nyra")
     assert [r["code"] for r in turn2.refusals] == ["handoff-not-allowed"]
     assert turn2.persona == "nyra" and turn2.reply == "Staying with you."
 

@@ -39,8 +39,8 @@ async def test_keys_roles_and_ownership_on_the_real_routes(
         webhook_secrets={"booking": [SecretStr(HOOK)]},
     )  # fmt: skip
 
-    assert (await client.get("/v1/agents")).status_code == 401
-    assert (await client.get("/v1/agents", headers=_auth(keys["ann"]))).status_code == 200
+    assert (await client.get("/v1/personas")).status_code == 401
+    assert (await client.get("/v1/personas", headers=_auth(keys["ann"]))).status_code == 200
 
     chat = await client.post("/v1/chat", json={"message": "hello"}, headers=_auth(keys["ann"]))
     assert chat.status_code == 200, chat.text

@@ -22,7 +22,8 @@ async def test_chat_round_trip_and_thread_continuation(make_client: MakeClient) 
     assert r.status_code == 200, r.text
     first = r.json()
     assert first["reply"] == "Solari here: Tuesday works."
-    assert (first["agent"], first["level"], first["turn"]) == ("solari", 1, 1)
+    assert (first["persona"], first["level"], first["turn"]) == ("solari", 1, 1)
+    assert first["agent"] == first["persona"]  # the older name, kept for existing clients
     assert first["thread_id"].startswith("t-") and first["escalation"] is None
     assert r.headers["x-request-id"]
 
@@ -37,7 +38,8 @@ async def test_chat_round_trip_and_thread_continuation(make_client: MakeClient) 
         ("user", "And Wednesday?"),
         ("assistant", "Wednesday works too."),
     ]
-    assert thread["current_agent"] == "solari" and thread["level"] == 1
+    assert thread["current_persona"] == "solari" and thread["level"] == 1
+    assert thread["current_agent"] == "solari"  # the older name
 
 
 async def test_talking_to_a_named_agent_skips_routing(make_client: MakeClient) -> None:
@@ -45,15 +47,35 @@ async def test_talking_to_a_named_agent_skips_routing(make_client: MakeClient) -
     client = await make_client(
         model=ScriptedChatModel(["Liora here!"], default="Grace here."), router=router
     )
-    r = await client.post("/v1/chat", json={"message": "hello", "agent": "Liora"})
-    assert r.json()["agent"] == "liora" and r.json()["reply"] == "Liora here!"
+    r = await client.post("/v1/chat", json={"message": "hello", "persona": "Liora"})
+    assert r.json()["persona"] == "liora" and r.json()["reply"] == "Liora here!"
     # triage still runs (a risk reaches a person whoever was named), the named agent answers
     assert [text for text, _ in router.calls] == ["hello"]
-    r = await client.post("/v1/chat", json={"message": "hello", "agent": "grace"})
+    r = await client.post("/v1/chat", json={"message": "hello", "persona": "grace"})
     assert r.status_code == 200, r.text
-    r = await client.post("/v1/chat", json={"message": "hello", "agent": "bob"})
+    r = await client.post("/v1/chat", json={"message": "hello", "persona": "bob"})
     assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
-    assert r.json()["type"].endswith("/unknown-agent") and "nyra" in r.json()["valid"]
+    assert r.json()["type"].endswith("/unknown-persona") and "nyra" in r.json()["valid"]
+
+
+async def test_the_older_field_and_endpoint_names_still_work(make_client: MakeClient) -> None:
+    """``agent`` (request field) and ``GET /v1/agents`` were the names before ``persona``."""
+    client = await make_client(
+        model=ScriptedChatModel(["Liora here!"], default="Grace here."),
+        router=StubRouter(default="solari"),
+    )
+    r = await client.post("/v1/chat", json={"message": "hello", "agent": "liora"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["persona"], r.json()["agent"]) == ("liora", "liora")
+    both = await client.post(
+        "/v1/chat", json={"message": "hi", "agent": "liora", "persona": "nyra"}
+    )
+    assert both.status_code == 422  # one of the two names, not both
+    new, old = await client.get("/v1/personas"), await client.get("/v1/agents")
+    assert new.status_code == old.status_code == 200 and new.json() == old.json()
+    assert [p["name"] for p in new.json()["items"]][:2] == ["grace", "nyra"]
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["paths"]["/v1/agents"]["get"].get("deprecated") is True
 
 
 async def test_offline_turn_applies_a_workflow_step(make_client: MakeClient) -> None:

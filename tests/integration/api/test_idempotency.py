@@ -104,7 +104,7 @@ async def _crashed_turn(rt: GraceRuntime, thread_id: str, key: str, text: str) -
     """What a server killed mid-turn leaves: the key, and the message leased to a dead owner."""
     mid = f"m-{thread_id}"
     await IdempotencyStore(rt.db).begin(
-        "dev", key, fingerprint("chat", {"message": text, "thread_id": None, "agent": None}),
+        "dev", key, fingerprint("chat", {"message": text, "thread_id": None, "persona": None}),
         thread_id, mid,
     )  # fmt: skip
     await rt.inbox.swap(thread_id, InboxMessage(mid, text, None, "client"))
@@ -123,7 +123,7 @@ async def test_a_retry_after_a_crash_gets_the_recovered_turn_once(
     client = await make_client(model=ScriptedChatModel(["Recovered answer."], default="Extra."))
     rt = app_of(client).state.runtime
     await _crashed_turn(rt, "t-lost", "k-lost", "Are you open late?")
-    body = {"message": "Are you open late?", "thread_id": None, "agent": None}
+    body = {"message": "Are you open late?", "thread_id": None, "persona": None}
     # the key was stored with the thread the first request picked; the retry omits it too
     r = await client.post(
         "/v1/chat", json={"message": "Are you open late?"}, headers={"Idempotency-Key": "k-lost"}

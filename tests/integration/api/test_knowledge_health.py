@@ -104,7 +104,7 @@ async def test_metrics_count_requests_by_route_template_and_turns(
     assert 'route="/v1/threads/{thread_id}",status="200"' in text
     assert turn["thread_id"] not in text
     assert 'route="<unmatched>",status="404"' in text
-    assert 'grace_routing_decisions_total{agent="solari"} 1.0' in text
+    assert 'grace_routing_decisions_total{persona="solari"} 1.0' in text
     assert 'grace_turn_levels_total{level="1"} 1.0' in text
     assert "grace_http_request_duration_seconds_bucket" in text
     assert "grace_retrieval_duration_seconds_count 1.0" in text

@@ -75,7 +75,7 @@ async def test_unknown_model_and_bad_key_are_typed_errors(make_client: MakeClien
         await oa.chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
         )
-    assert err.value.body["type"].endswith("/unknown-agent")  # type: ignore[index]
+    assert err.value.body["type"].endswith("/unknown-persona")  # type: ignore[index]
     bad = await _openai(make_client, ScriptedChatModel([]), key="gf_00000000_" + "x" * 43)
     with pytest.raises(openai.AuthenticationError):
         await bad.chat.completions.create(

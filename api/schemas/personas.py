@@ -1,4 +1,4 @@
-"""Agent schemas: Grace and the eight personas."""
+"""Persona schemas: Grace and the eight personas."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
-class Agent(BaseModel):
-    """A persona a client can talk to (``agent`` in ``POST /v1/chat``)."""
+class PersonaOut(BaseModel):
+    """A persona a client can talk to (``persona`` in ``POST /v1/chat``)."""
 
     name: str
     display_name: str
@@ -31,9 +31,9 @@ class Agent(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
 
-class AgentList(BaseModel):
+class PersonaList(BaseModel):
     """Grace first, then the eight personas."""
 
-    items: list[Agent]
+    items: list[PersonaOut]
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_EXAMPLE]}]})
