@@ -41,7 +41,11 @@ class PlaybookService:
         self._embedder = embedder
         self.runner = PlaybookRunner(
             runtime.db, runtime.checkpointer,
-            lookup=knowledge_lookup(runtime.db, embedder=embedder) if embedder else None,
+            lookup=(
+                knowledge_lookup(runtime.db, embedder=embedder, settings=runtime.deps.settings)
+                if embedder
+                else None
+            ),
             sinks=[self.metrics, self.webhooks, self._publish], writer=runtime.deps.model,
         )  # fmt: skip
         self._suggester: PlaybookSuggester | None = None

@@ -9,7 +9,8 @@ Everything that runs the supervisor graph gets its collaborators here — ``Grac
 * the triage: the learned local :class:`graphs.triage.decide.Triage` on the process's ONNX
   MiniLM encoder (:func:`local_triage`), unless a router is given;
 * the retriever: pgvector with ``settings.exact_search_max_rows``, behind the Redis cache
-  when ``REDIS_URL`` is set (:func:`knowledge.retrieval_cache.caching_retriever`);
+  when ``REDIS_URL`` is set (:func:`knowledge.serving.build_retriever`, which ``grace search``
+  and playbook lookups use too);
 * the chat model (the configured provider; None offline);
 * the Postgres checkpointer on its own pool (:mod:`graphs.checkpointer`), and Grace's
   playbook offers when asked for.
@@ -28,8 +29,9 @@ from typing import TYPE_CHECKING, Literal
 from graphs.checkpointer import PooledPostgresSaver, open_checkpoint_pool
 from graphs.core.database import Database
 from graphs.core.settings import Settings, get_settings
-from graphs.deps import GraphDeps, PassageRetriever, TurnRouter
+from graphs.deps import GraphDeps, TurnRouter
 from graphs.workflows.engine import WorkflowEngine
+from knowledge.serving import build_retriever
 
 if TYPE_CHECKING:
     from agents.llm.providers import ChatModel
@@ -120,7 +122,7 @@ async def open_wiring(
             engine=WorkflowEngine(db),
             registry=PersonaRegistry.load(),
             router=router or local_triage(settings, embedder),
-            retriever=_retriever(settings, db, embedder) if knowledge else None,
+            retriever=build_retriever(settings, db, embedder) if knowledge else None,
             model=model,
         )
         saver = None
@@ -177,16 +179,3 @@ def local_triage(settings: Settings, embedder: Embedder) -> TurnRouter:
 
     encoder = router_embedder(settings.models_dir, embedder)
     return load_triage(encoder, cache_dir=settings.models_dir)
-
-
-def _retriever(settings: Settings, db: Database, embedder: Embedder) -> PassageRetriever:
-    """The pgvector retriever: exact search up to ``exact_search_max_rows`` rows.
-
-    Redis-cached when ``REDIS_URL`` is set (invalidated when a collection changes).
-    """
-    from knowledge.retrieval_cache import caching_retriever
-    from knowledge.retriever import Retriever
-    from knowledge.store.pgvector import PgVectorStore
-
-    store = PgVectorStore(db, exact_search_max_rows=settings.exact_search_max_rows)
-    return caching_retriever(Retriever(store, embedder), settings, db)

@@ -209,19 +209,13 @@ def search(
 ) -> None:
     """Search the knowledge base and show passages with citations."""
     from knowledge.embedding.factory import get_default_embedder
-    from knowledge.retriever import Retriever
+    from knowledge.serving import build_retriever
     from knowledge.store.base import SearchFilters
-    from knowledge.store.pgvector import PgVectorStore
 
     async def go() -> Any:
         settings = get_settings()
         async with await Database.connect(settings) as db:
-            store = PgVectorStore(db, exact_search_max_rows=settings.exact_search_max_rows)
-            from knowledge.retrieval_cache import caching_retriever
-
-            retriever = caching_retriever(
-                Retriever(store, get_default_embedder(settings)), settings, db
-            )
+            retriever = build_retriever(settings, db, get_default_embedder(settings))
             filters = SearchFilters(collections=tuple(collection or ()))
             return await retriever.retrieve(
                 question, k=k, filters=filters, threshold=threshold, hybrid=hybrid, mmr=mmr
