@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from agents.testing import HashingEmbedder
 from evals.gate import check, load_thresholds
 from evals.runner import run_eval
 from graphs.core.settings import Settings
-from tests.contracts.embedder import HashingEmbedder
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

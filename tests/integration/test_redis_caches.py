@@ -12,6 +12,7 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
+from agents.testing import HashingEmbedder
 from graphs.core.database import Database
 from graphs.workflows.engine import WorkflowEngine
 from knowledge.documents import DocumentRepository
@@ -21,7 +22,6 @@ from knowledge.retrieval_cache import CachingRetriever, RetrievalCache
 from knowledge.retriever import Retriever
 from knowledge.store.base import SearchFilters
 from knowledge.store.pgvector import PgVectorStore
-from tests.contracts.embedder import HashingEmbedder
 from tests.integration.redis_support import DOWN_URL, REDIS_URL, delete_prefix, new_prefix
 
 pytestmark = pytest.mark.integration

@@ -19,6 +19,7 @@ import openai
 import pytest
 import respx
 
+from agents.testing import HashingEmbedder
 from graphs.core.settings import Settings
 from knowledge.embedding import factory
 from knowledge.embedding.cache import CachedEmbedder, CacheStats, text_hash
@@ -34,7 +35,7 @@ from knowledge.embedding.openai import (
     EmbedderRequestError,
     OpenAIEmbedder,
 )
-from tests.contracts.embedder import EmbedderContract, HashingEmbedder
+from tests.contracts.embedder import EmbedderContract
 
 BASE_URL = "https://api.openai.com/v1"
 WORD_TRIPLES = [

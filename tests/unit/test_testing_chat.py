@@ -14,7 +14,7 @@ from agents.llm.errors import (
     StructuredOutputError,
 )
 from agents.llm.structured import RoutingChoice, route_with_llm
-from tests.fakes.chat import ScriptedChatModel, ScriptExhausted
+from agents.testing import ScriptedChatModel, ScriptExhausted
 
 ROUTE: dict[str, Any] = {"persona": "solari", "secondary": ["atlas"], "reason": "r"}
 
