@@ -467,7 +467,6 @@ def test_factory_local(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_factory_local_default_is_the_onnx_encoder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    pytest.importorskip("onnxruntime")
     from knowledge.embedding.onnx import OnnxEncoder
 
     monkeypatch.setenv("GRACE_DATA_DIR", str(tmp_path))
