@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
+from graphs.workflows.model import ADDRESSEES
+
 HERE = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "triage"
 
-PERSONAS = {"grace", "nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas"}
+PERSONAS = set(ADDRESSEES)
 RISKS = {
     "none",
     "self_harm",
