@@ -18,24 +18,16 @@ from typing import Any
 
 import pytest
 
+from graphs.triage.schema import ACTS as ACT_LABELS
+from graphs.triage.schema import RISKS as RISK_LABELS
 from graphs.workflows.model import ADDRESSEES
 
 HERE = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "triage"
 
+# The label vocabularies are the schema's (graphs/triage/schema.py), not a copy of them.
 PERSONAS = set(ADDRESSEES)
-RISKS = {
-    "none",
-    "self_harm",
-    "medical",
-    "safety",
-    "legal",
-    "privacy",
-    "payment_dispute",
-    "vip",
-    "approval_bypass",
-    "human_request",
-}
-ACTS = {"request", "question", "confirmation", "refusal", "follow_up", "closing"}
+RISKS = set(RISK_LABELS)
+ACTS = set(ACT_LABELS)
 VOICES = {"client", "staff"}
 KEYS = {"id", "text", "persona", "alternates", "level", "risk", "act", "intents", "voice", "pass"}
 SPLITS = ("train", "dev", "test")
