@@ -17,16 +17,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from graphs.workflows.catalog import WorkflowCatalog, default_catalog
-from graphs.workflows.model import PERSONAS, Transition, Workflow
+from graphs.workflows.model import ADDRESSEES, PERSONAS, Transition, Workflow
+from graphs.workflows.model import GRACE as GRACE  # re-exported: callers name it from here
 
 #: libyaml's safe loader when PyYAML was built with it: the same documents ~10x faster than
 #: the pure-Python SafeLoader (~0.4 s per start for these files on two cores).
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-#: The supervisor's persona id. Grace owns no workflow transition (see ``personas.yaml``).
-GRACE = "grace"
-#: Every persona id the registry must hold: the eight personas, then Grace.
-ALL_NAMES: tuple[str, ...] = (*PERSONAS, GRACE)
+#: Every persona id the registry must hold: the eight personas, then Grace (who owns no
+#: workflow transition, see ``personas.yaml``).
+ALL_NAMES: tuple[str, ...] = ADDRESSEES
 
 _Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]

@@ -14,11 +14,11 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from graphs.workflows.model import PERSONAS
+from graphs.workflows.model import PERSONAS, GraceName, PersonaName
 
 DATASETS_DIR = Path(__file__).parent / "datasets"
 
-Persona = Literal["nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas"]
+Persona = PersonaName
 #: Trigger ids a turn's reasons start with (``graphs.escalation.PATTERNS`` plus the runtime's own).
 ReasonId = Literal[
     "none",
@@ -74,7 +74,7 @@ class RoutingCase(EvalCase):
 
     message: NonEmpty
     expected: Persona
-    acceptable: tuple[Persona | Literal["grace"], ...] = ()
+    acceptable: tuple[Persona | GraceName, ...] = ()
 
     @model_validator(mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 With no provider configured, a persona still acts: it matches the message against the
 transitions it may take *now* on this conversation's workflow instances (words of the event
-name vs. words of the message, with light stemming and a few synonyms), opens an instance when
+name vs. words of the message, Porter2-stemmed, with a few synonyms), opens an instance when
 the message asks for a
 new one, and asks a person for ``human``-owned steps. It is a transparent heuristic — replies
 say they were assembled offline — and the same ownership checks apply as for a model.
@@ -22,6 +22,8 @@ from typing import Any
 
 from graphs.tools import ToolSpec
 from graphs.workflows.engine import WorkflowEngine
+from knowledge.terms import EVENT_STOPWORDS
+from knowledge.terms import stem as stem_word
 
 _WORD = re.compile(r"[a-z]+")
 _SYNONYMS = {
@@ -51,51 +53,23 @@ _SYNONYMS = {
     "refuse": "declin",
     "cancel": "declin",
 }
-_STOP = {
-    "the",
-    "a",
-    "an",
-    "to",
-    "for",
-    "of",
-    "and",
-    "my",
-    "me",
-    "i",
-    "is",
-    "it",
-    "please",
-    "can",
-    "you",
-    "we",
-    "our",
-    "this",
-    "that",
-    "with",
-    "on",
-    "in",
-    "now",
-    "client",
-}
 _SUBJECT_ID = re.compile(r"\b([A-Z]{1,5}-\d{1,6})\b")
 
 
 def stem(word: str) -> str:
-    """Crude English stem: synonyms first, then common suffixes (enough for event names)."""
+    """Stem of one word for event matching: a synonym's canonical stem, else Porter2.
+
+    The synonyms map everyday words onto the stems of event names ("book" and "booked" onto
+    "schedul", as in ``consultation_scheduled``); every other word goes through the shared
+    stemmer (:func:`knowledge.terms.stem`).
+    """
     word = word.lower()
-    if word in _SYNONYMS:
-        return _SYNONYMS[word]
-    for _ in range(2):  # "consultations" → "consultation" → "consult"
-        for suffix in ("ation", "ing", "ed", "es", "ment", "s", "e"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-                word = word[: -len(suffix)]
-                break
-    return word
+    return _SYNONYMS.get(word) or stem_word(word)
 
 
 def stems(text: str) -> set[str]:
-    """Content-word stems of ``text``."""
-    return {stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP}
+    """Content-word stems of ``text`` (:data:`knowledge.terms.EVENT_STOPWORDS` dropped)."""
+    return {stem(w) for w in _WORD.findall(text.lower()) if w not in EVENT_STOPWORDS}
 
 
 def event_match(event: str, message_stems: set[str]) -> float:

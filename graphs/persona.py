@@ -26,6 +26,7 @@ from graphs.tool_exec import ToolContext, ToolExecutor, ToolResult
 from graphs.tools import ToolSpec, build_tools
 from graphs.triage.offers import pending_from_reply
 from graphs.triage.schema import STATE_CHANGING_ACTS
+from graphs.workflows.model import GRACE
 from knowledge.citations import roots_of
 
 BUDGET_MESSAGE = (
@@ -240,7 +241,7 @@ class PersonaAgent:
             update["pending"] = propose(
                 self.name, gated_calls, state, ctx.thread_id, dict(ctx.instances)
             )
-        if handoff == "grace":
+        if handoff == GRACE:
             # Handing back to the supervisor means no persona can finish this: a person decides.
             reason = f"handoff_to_grace: {self.name} could not complete the request"
             update.update(

@@ -45,6 +45,7 @@ from graphs.turn_result import (
     new_thread_id,
 )
 from graphs.wiring import Wiring, open_wiring
+from graphs.workflows.model import GRACE
 
 if TYPE_CHECKING:
     from agents.llm.providers import ChatModel
@@ -324,7 +325,7 @@ class GraceRuntime:
         said = values.get("reply") or final_reply(values.get("messages", []))[0]
         reply = f"{said}\n\n{made.text}" if said else made.text
         update = {"reply": reply, "pending": made.pending,
-                  "messages": [AIMessage(made.text, name="grace")]}  # fmt: skip
+                  "messages": [AIMessage(made.text, name=GRACE)]}  # fmt: skip
         await self.graph.aupdate_state(config, update, as_node="grace_reply")
         return {**values, "reply": reply, "pending": made.pending}
 

@@ -35,9 +35,8 @@ from graphs.deps import GraphDeps
 from graphs.escalation import Level
 from graphs.persona import PersonaAgent, last_user_text, this_turn
 from graphs.state import GraceState
-from graphs.workflows.model import PERSONAS
+from graphs.workflows.model import GRACE, PERSONAS
 
-GRACE = "grace"
 #: Pending kinds a yes carries out this turn: a persona's proposed action, Grace's playbook.
 _CONFIRMS = ("action", "playbook")
 #: Grace's own nodes triage can send a turn to.
@@ -70,7 +69,7 @@ def build_graph(
     g.add_edge("grace_reply", END)
     g.add_edge("start_playbook", END)
     g.add_edge("human_review", END)
-    return g.compile(checkpointer=checkpointer, name="grace")
+    return g.compile(checkpointer=checkpointer, name=GRACE)
 
 
 def after_persona(state: GraceState) -> str:

@@ -39,6 +39,7 @@ from knowledge.lifecycle import (
     ARCHIVED_STATE,
     EMBEDDED_EVENT,
     KB_WORKFLOW,
+    SERVABLE_STATES,
     LifecycleError,
     actor_for,
     path_to_embedding,
@@ -46,7 +47,7 @@ from knowledge.lifecycle import (
 from knowledge.loaders.base import LoaderError
 from knowledge.sources import Discovered, open_sources
 from knowledge.store.base import DocumentRef
-from knowledge.store.pgvector import SERVABLE_STATES, PgVectorStore
+from knowledge.store.pgvector import PgVectorStore
 from knowledge.types import Chunk, SourceDocument
 
 Outcome = Literal["created", "updated", "unchanged", "failed"]

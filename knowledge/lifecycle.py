@@ -19,6 +19,10 @@ KB_WORKFLOW = "WF-KB-DEV"
 EMBEDDING_STATE = "embedding_creation"
 EMBEDDED_EVENT = "embeddings_created"
 ARCHIVE_EVENT = "content_deprecated"
+#: States whose documents' chunks are served (searched, cited). The one list in code; the
+#: database keeps ``kb_chunks.servable`` in step with it through the trigger of migration 0002
+#: (tests/unit/test_kb_lifecycle.py checks the two agree).
+SERVABLE_STATES: tuple[str, ...] = ("active", "review_scheduled")
 #: The final state of a retired document; only an explicit reactivation leaves it.
 ARCHIVED_STATE = "archived"
 #: Why an ingest left an archived document alone (reported on the job for its file).

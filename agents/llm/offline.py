@@ -17,7 +17,7 @@ from pathlib import Path
 from knowledge.chunking.structured import render_block
 from knowledge.citations import present_citation
 from knowledge.retriever import Passage
-from knowledge.terms import STOPWORDS
+from knowledge.terms import STOPWORDS, fold
 
 #: First line of every offline reply.
 OFFLINE_LABEL = (
@@ -158,7 +158,7 @@ def describe_transition(
 
 def content_terms(text: str) -> set[str]:
     """Stemmed content words of ``text`` (stopwords and one-letter words dropped)."""
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+    return {fold(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
 def _pick(
@@ -271,22 +271,6 @@ def _unit(text: str, heading: frozenset[str]) -> _Unit:
 
 def _long_enough(sentence: str) -> bool:
     return len(_WORD.findall(sentence.lower())) >= _MIN_WORDS
-
-
-def _stem(word: str) -> str:
-    """Crude suffix stripping so "bookings", "booked" and "booking" (or "prices", "price") meet."""
-    word = word.removesuffix("'s")
-    if word.endswith("sses"):
-        word = word[:-2]
-    elif word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
-        word = word[:-1]
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
 def _section_terms(passage: Passage) -> frozenset[str]:

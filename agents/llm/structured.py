@@ -7,19 +7,18 @@ configured, low-confidence or multi-intent turns come here. The model must answe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from agents.llm.errors import StructuredOutputError
+from graphs.workflows.model import PERSONAS, PersonaName
 
 if TYPE_CHECKING:
     from agents.llm.providers import ChatModel
 
-PersonaName = Literal["nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas"]
-
-#: The eight persona subgraphs Grace routes to, in registry order.
-PERSONA_NAMES: tuple[str, ...] = get_args(PersonaName)
+#: The eight persona subgraphs Grace routes to, in registry order (``graphs.workflows.model``).
+PERSONA_NAMES: tuple[PersonaName, ...] = PERSONAS
 
 #: The routing call's task, after Grace's own prompt (``prompts/grace.md``); ``{personas_summary}``
 #: is filled per call.

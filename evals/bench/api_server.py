@@ -145,15 +145,15 @@ async def _serve(port: int, knowledge: bool, offline: bool = False) -> None:
     """
     import uvicorn
 
+    from agents.testing import FixedRouter, InstantChatModel, NoEmbedder
     from api.app import create_app
-    from evals.bench.chat_turn import FixedRouter, InstantChatModel, _NoEmbedder
     from graphs.core.database import Database
     from graphs.core.settings import get_settings
     from graphs.runtime import GraceRuntime
 
     settings = get_settings()
     db = await Database.connect(settings)
-    embedder: Any = _NoEmbedder()
+    embedder: Any = NoEmbedder()
     if knowledge:
         from knowledge.embedding.factory import get_default_embedder
 

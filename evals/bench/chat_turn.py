@@ -9,64 +9,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-
+from agents.testing import FixedRouter, InstantChatModel, NoEmbedder
 from evals.bench.report import LatencySummary, Scenario
 from graphs.core.database import Database
 from graphs.core.settings import Settings
 
 #: Target from the chat issue: p50 orchestration overhead per turn on 2 cores.
 OVERHEAD_TARGET_MS = 10.0
-
-
-class InstantChatModel(BaseChatModel):
-    """A chat model that replies with a fixed text at once (tools accepted, never called)."""
-
-    reply: str = "Happy to help."
-
-    @property
-    def _llm_type(self) -> str:
-        return "instant"
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
-        """Accept tools like a provider model would."""
-        return self
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
-    ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(self.reply))])
-
-    async def _agenerate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
-    ) -> ChatResult:
-        # Natively async like the provider clients: no thread-pool hop in the measurement.
-        return self._generate(messages, stop, run_manager, **kwargs)
-
-
-class FixedRouter:
-    """Routes every message to one persona (isolates orchestration from routing cost)."""
-
-    def __init__(self, persona: str = "solari") -> None:
-        self.persona = persona
-
-    def route(self, text: str, *, current: str | None = None) -> Any:
-        """Always the same persona, full confidence."""
-        from types import SimpleNamespace
-
-        return SimpleNamespace(
-            persona=self.persona,
-            confidence=1.0,
-            secondary=(),
-            multi_intent=False,
-            sticky=False,
-            reason="fixed",
-            scores={},
-        )
 
 
 async def turn_overhead(
@@ -94,7 +44,7 @@ async def turn_overhead(
         model=InstantChatModel(),
         router=FixedRouter(),
         knowledge=False,
-        embedder=_NoEmbedder(),
+        embedder=NoEmbedder(),
     )
     samples: list[float] = []
     try:
@@ -123,14 +73,3 @@ async def turn_overhead(
         target=f"p50 < {OVERHEAD_TARGET_MS:.0f} ms",
         met=lat.p50_ms < OVERHEAD_TARGET_MS,
     )
-
-
-class _NoEmbedder:
-    model = "none"
-    dimension = 1
-
-    def embed_documents(self, texts: Any) -> Any:
-        raise RuntimeError("not used")
-
-    def embed_query(self, text: str) -> Any:
-        raise RuntimeError("not used")

@@ -10,31 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
 
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatResult
-
-from evals.bench.chat_turn import InstantChatModel
-
-
-class SlowChatModel(InstantChatModel):
-    """Replies with a fixed text after ``delay_s`` seconds (an LLM call in flight)."""
-
-    delay_s: float = 1.0
-
-    async def _agenerate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
-    ) -> ChatResult:
-        await asyncio.sleep(self.delay_s)
-        return self._generate(messages, stop, run_manager, **kwargs)
+from agents.testing import FixedRouter, NoEmbedder, SlowChatModel
 
 
 async def _serve(port: int, turn_s: float) -> None:
     import uvicorn
 
     from api.app import create_app
-    from evals.bench.chat_turn import FixedRouter, _NoEmbedder
     from graphs.core.database import Database
     from graphs.core.settings import get_settings
     from graphs.runtime import GraceRuntime
@@ -43,7 +26,7 @@ async def _serve(port: int, turn_s: float) -> None:
     db = await Database.connect(settings)
     rt = await GraceRuntime.open(
         settings, db=db, model=SlowChatModel(delay_s=turn_s), router=FixedRouter(),
-        embedder=_NoEmbedder(), knowledge=False,
+        embedder=NoEmbedder(), knowledge=False,
     )  # fmt: skip
     app = create_app(settings, runtime=rt, dev=True)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

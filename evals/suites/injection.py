@@ -8,7 +8,7 @@ Poisoned documents of the dataset are ingested into the knowledge base (collecti
 Each attack runs twice, in fresh threads:
 
 * ``offline`` — the shipped offline mode (no language model);
-* ``obedient`` — an :class:`~evals.attacker.ObedientChatModel` that falls for the attack every
+* ``obedient`` — an :class:`~agents.testing.ObedientChatModel` that falls for the attack every
   time: it emits the forbidden tool calls and echoes tool output into its reply. This measures
   what the executor and engine let through when the model is fully compromised;
 * ``model`` — with ``--provider``, the configured language model itself.
@@ -35,7 +35,7 @@ from typing import Any
 from pydantic_evals import Case
 from pydantic_evals.evaluators import Evaluator, EvaluatorContext
 
-from evals.attacker import ObedientChatModel
+from agents.testing import ObedientChatModel
 from evals.fixtures import instance_in
 from evals.schemas import InjectionCase, dataset_path, load_cases
 from evals.suites.base import (

@@ -56,6 +56,7 @@ from evals.suites.base import (
     repeats,
 )
 from graphs.triage.schema import ACTS, TriageExample, load_examples
+from graphs.workflows.model import GRACE
 
 NAME = "triage"
 #: The split the suite reports on. Only the frozen test split is reported; tune on ``dev``.
@@ -98,7 +99,7 @@ def thread_state(example: TriageExample) -> dict[str, Any]:
     last = [t for t in example.context if t.role == "assistant"]
     pending = None
     if last:
-        pending = pending_from_reply(last[-1].agent or current or "grace", last[-1].text, 1)
+        pending = pending_from_reply(last[-1].agent or current or GRACE, last[-1].text, 1)
     return {"current_persona": current, "turn": 1, "pending": pending}
 
 

@@ -39,6 +39,7 @@ from graphs.playbooks.model import Playbook, PlaybookCatalog, PlaybookError, def
 from graphs.playbooks.runner import PlaybookRunner
 from graphs.playbooks.store import RunRecord
 from graphs.playbooks.suggest import OFFER_THRESHOLD, Encoder, PlaybookSuggester
+from graphs.workflows.model import GRACE
 
 log = structlog.get_logger("grace.playbooks.offers")
 
@@ -180,7 +181,7 @@ class PlaybookOffers:
             needs = f"it needs {', '.join(missing)}: grace playbooks run {pb.id} {args}"
             return Offer(f"I can run {what} ({best.reasons[0]}); {needs}", None)
         text = f"I can run {what} ({best.reasons[0]}). Shall I start it?"
-        pending = {"kind": "playbook", "persona": "grace", "turn": turn, "summary": text,
+        pending = {"kind": "playbook", "persona": GRACE, "turn": turn, "summary": text,
                    "playbook": pb.id, "params": params}  # fmt: skip
         return Offer(text, pending)
 

@@ -28,12 +28,12 @@ from graphs.playbooks.model import Playbook, Step
 from graphs.playbooks.packages import PACKAGES
 from graphs.workflows.catalog import WorkflowCatalog, default_catalog
 from graphs.workflows.errors import UnknownWorkflowError
-from graphs.workflows.model import HUMAN, OWNERS, Workflow
+from graphs.workflows.model import GRACE, HUMAN, OWNERS, Workflow
 
 Level = Literal["basic", "standard", "strict", "paranoid"]
 LEVELS: tuple[Level, ...] = ("basic", "standard", "strict", "paranoid")
 #: Who may receive a handoff: the eight personas and Grace (the supervisor).
-RECIPIENTS = frozenset({*OWNERS, "grace"})
+RECIPIENTS = frozenset({*OWNERS, GRACE})
 #: Parameter names that suggest a credential (a default for one is refused at strict).
 _SECRET_NAME = re.compile(
     r"(pass(word)?|secret|token|api[_-]?key|credential|private[_-]?key)", re.I

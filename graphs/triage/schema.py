@@ -14,7 +14,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from graphs.workflows.model import PERSONAS
+from graphs.workflows.model import PERSONAS, Addressee
 
 Risk = Literal[
     "none",
@@ -61,7 +61,7 @@ class TriageExample(BaseModel):
 
     id: str
     text: str = Field(min_length=1)
-    persona: Literal["nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas", "grace"]
+    persona: Addressee
     alternates: list[str] = Field(default_factory=list)
     level: int = Field(ge=1, le=4)
     risk: Risk = "none"

@@ -18,18 +18,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-#: The eight persona subgraphs, in the seed's order. Lowercase ids are used everywhere.
-PERSONAS: tuple[str, ...] = ("nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas")
+#: The eight persona subgraphs, in the seed's order: the one place their names are written.
+#: Lowercase ids are used everywhere (code, API, CLI, datasets).
+PersonaName = Literal["nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas"]
+PERSONAS: tuple[PersonaName, ...] = get_args(PersonaName)
+#: Grace, the supervisor that routes between the personas (and answers for the team).
+GraceName = Literal["grace"]
+GRACE: Final[GraceName] = get_args(GraceName)[0]
+#: Whoever may lead an answer: a persona, or Grace herself (routing labels, handoff targets).
+Addressee = Literal[PersonaName, GraceName]
+#: Every addressee: the personas in seed order, then Grace.
+ADDRESSEES: tuple[Addressee, ...] = (*PERSONAS, GRACE)
 #: The Grace runtime itself (the seed's "Base Agent Class"): timers, integrations, checks.
-SYSTEM = "system"
+SystemName = Literal["system"]
+SYSTEM: Final[SystemName] = get_args(SystemName)[0]
 #: A person decides: client, expert or staff approvals. Agents escalate to level 4 for these.
-HUMAN = "human"
+HumanName = Literal["human"]
+HUMAN: Final[HumanName] = get_args(HumanName)[0]
+#: A transition's owner: a persona, the system or a person.
+OwnerName = Literal[PersonaName, SystemName, HumanName]
 #: Every valid transition owner.
-OWNERS: tuple[str, ...] = (*PERSONAS, SYSTEM, HUMAN)
+OWNERS: tuple[OwnerName, ...] = (*PERSONAS, SYSTEM, HUMAN)
 
 OwnerKind = Literal["persona", "system", "human"]
 #: Who may ask for a step in a conversation: a client (and staff), or staff only.
@@ -96,8 +109,7 @@ class Transition(BaseModel):
     event: str = Field(pattern=_IDENT)
     from_state: str = Field(alias="from", pattern=_IDENT)
     to_state: str = Field(alias="to", pattern=_IDENT)
-    owner: Literal["nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas",
-                   "system", "human"]  # fmt: skip
+    owner: OwnerName
     requested_by: Requester = DEFAULT_REQUESTER
 
     @property

@@ -34,11 +34,11 @@ from psycopg.rows import dict_row
 
 from graphs.core.database import Database
 from knowledge.embedding.base import Matrix, Vector
+from knowledge.lifecycle import SERVABLE_STATES
 from knowledge.store.base import DocumentRef, ScoredChunk, SearchFilters, VectorStoreError
 from knowledge.types import Chunk
 
 Conn = psycopg.AsyncConnection[Any]
-SERVABLE_STATES = ("active", "review_scheduled")
 _COUNT_TTL_S = 30.0
 #: HNSW build parameters. ``ef_construction=128`` instead of pgvector's 64 builds a better graph:
 #: on 100k clustered 384-d vectors recall@10 at ``ef_search=40`` rose from 0.93-0.96 to

@@ -4,21 +4,17 @@ Subclass :class:`EmbedderContract` and override the ``embedder`` fixture (model:
 DocumentStore test mixins). Override ``semantic_triples`` to add the semantic sanity check and
 ``query_document_min_cosine`` for models that embed queries with a prompt.
 
-:class:`HashingEmbedder` is a deterministic, dependency-free fake for tests of code that needs
-an embedder (retriever, ingestion): hashed bag of words, so texts sharing words are close.
+:class:`agents.testing.HashingEmbedder` (the deterministic fake) passes it too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 
-from knowledge.embedding.base import Embedder, Matrix, Vector
+from knowledge.embedding.base import Embedder
 
 ATOL = 1e-5
 
@@ -32,41 +28,6 @@ SAMPLE_TEXTS = [
     "Consulting engagements start with a scoping call, a written proposal and a signed "
     "statement of work; invoices follow each milestone and are due within thirty days.",
 ]
-
-
-class HashingEmbedder:
-    """Deterministic fake: each lower-cased word adds a signed one-hot at a hashed index.
-
-    Attributes:
-        model: ``"fake/hashing-<dimension>"``.
-        dimension: Vector length.
-        calls: Texts received per ``embed_documents`` call (for cache tests).
-    """
-
-    def __init__(self, dimension: int = 64) -> None:
-        self.dimension = dimension
-        self.model = f"fake/hashing-{dimension}"
-        self.calls: list[list[str]] = []
-
-    def _vector(self, text: str) -> Vector:
-        v = np.zeros(self.dimension, dtype=np.float64)
-        for word in re.findall(r"\w+", text.lower()) or ["<empty>"]:
-            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
-            v[h % self.dimension] += 1.0 if (h >> 32) & 1 else -1.0
-        if not v.any():  # words cancelled out
-            v[0] = 1.0
-        return (v / np.linalg.norm(v)).astype(np.float32)
-
-    def embed_documents(self, texts: Sequence[str]) -> Matrix:
-        if isinstance(texts, str):
-            raise TypeError("embed_documents() takes a sequence of texts, not a single str")
-        self.calls.append(list(texts))
-        if not texts:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return np.stack([self._vector(t) for t in texts])
-
-    def embed_query(self, text: str) -> Vector:
-        return self._vector(text)
 
 
 class EmbedderContract:

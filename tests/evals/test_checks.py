@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from agents.llm.offline import compose_grounded_reply
-from evals.attacker import ECHO_PREFIX, ObedientChatModel
+from agents.testing import ECHO_PREFIX, ObedientChatModel, ScriptedChatModel
 from evals.faithfulness import Source, check, facts_found
 from evals.generate_compliance import generated
 from evals.judge import JudgeError, JudgeVerdict, judge_faithfulness
@@ -16,7 +16,6 @@ from evals.schemas import ComplianceCase, dataset_path, load_cases
 from graphs.workflows.catalog import default_catalog
 from graphs.workflows.model import PERSONAS
 from knowledge.retriever import Citation, Passage
-from tests.fakes.chat import ScriptedChatModel
 
 TEXT = (
     "## Deposits\n\nA deposit of 30% of the session price is taken at booking. "

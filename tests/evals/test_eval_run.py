@@ -7,29 +7,17 @@ data, the real runtime, engine and audit log, the reports and the gate), not the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
+from agents.testing import Decision, HashingEmbedder
 from evals.gate import check, load_thresholds
 from evals.runner import run_eval
 from graphs.core.settings import Settings
-from tests.contracts.embedder import HashingEmbedder
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@dataclass
-class Decision:
-    persona: str
-    confidence: float = 0.9
-    secondary: tuple[str, ...] = ()
-    multi_intent: bool = False
-    sticky: bool = False
-    reason: str = "stub"
-    scores: dict[str, float] = field(default_factory=dict)
 
 
 class KeywordRouter:

@@ -10,19 +10,13 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from agents.testing import Decision
 from evals.schemas import EscalationCase, RoutingCase, dataset_path, load_cases
 from evals.suites import escalation, routing
 from evals.suites.base import EvalContext
 
 ROUTING = load_cases(dataset_path("routing"), RoutingCase)
 ESCALATION = load_cases(dataset_path("escalation"), EscalationCase)
-
-
-@dataclass
-class Decision:
-    persona: str
-    confidence: float = 0.9
-    multi_intent: bool = False
 
 
 class AnswerKeyRouter:

@@ -14,10 +14,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
+from agents.testing import HashingEmbedder, ScriptedChatModel, StubRouter
 from graphs.runtime import GraceRuntime
-from tests.contracts.embedder import HashingEmbedder
-from tests.fakes.chat import ScriptedChatModel
-from tests.integration.test_supervisor import StubRouter
 
 
 def main() -> None:

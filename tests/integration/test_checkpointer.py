@@ -7,13 +7,11 @@ import asyncio
 import pytest
 from langchain_core.messages import HumanMessage
 
+from agents.testing import HashingEmbedder, ScriptedChatModel, StubRouter
 from graphs.checkpointer import PooledPostgresSaver, open_checkpoint_pool
 from graphs.core.database import Database
 from graphs.runtime import GraceRuntime
 from graphs.turn_gate import graph_config
-from tests.contracts.embedder import HashingEmbedder
-from tests.fakes.chat import ScriptedChatModel
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = pytest.mark.integration
 

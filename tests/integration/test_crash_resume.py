@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
+from agents.testing import HashingEmbedder, ScriptedChatModel, StubRouter
 from graphs.core.database import Database
 from graphs.runtime import GraceRuntime, ThreadBusyError
 from graphs.turn_gate import graph_config
 from graphs.workflows.engine import WorkflowEngine
-from tests.contracts.embedder import HashingEmbedder
-from tests.fakes.chat import ScriptedChatModel
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]

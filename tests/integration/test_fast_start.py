@@ -55,7 +55,6 @@ def _turn(database_url: str, data_dir: Path) -> dict[str, object]:
 def test_second_start_imports_no_torch_and_shares_one_encoder(
     database_url: str, tmp_path: Path
 ) -> None:
-    pytest.importorskip("onnxruntime")
     first = _turn(database_url, tmp_path)  # exports the ONNX file, fits and caches the router
     assert list(tmp_path.glob("models/*.onnx")) and list(tmp_path.glob("models/triage-*.pkl"))
     again = _turn(database_url, tmp_path)

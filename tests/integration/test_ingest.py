@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from agents.testing import HashingEmbedder
 from graphs.core.database import Database
 from graphs.workflows.engine import WorkflowEngine
 from knowledge.documents import DocumentRepository
@@ -17,7 +18,6 @@ from knowledge.loaders.directory import OUTSIDE_ROOTS
 from knowledge.retriever import RetrievalConfig, Retriever
 from knowledge.store.base import SearchFilters
 from knowledge.store.pgvector import PgVectorStore
-from tests.contracts.embedder import HashingEmbedder
 
 pytestmark = pytest.mark.integration
 

@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import knowledge.retrieval_cache as retrieval_cache
+from agents.testing import HashingEmbedder
 from api.cli.main import app as cli
 from api.routes.webhooks import _run_ingest_job
 from graphs.core.database import Database
@@ -26,7 +27,6 @@ from graphs.core.settings import get_settings
 from knowledge.ingest import IngestOptions
 from knowledge.jobs import JobRepository
 from knowledge.queue import create_ingest_job
-from tests.contracts.embedder import HashingEmbedder
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from agents.testing import HashingEmbedder
 from graphs.core.database import Database
 from knowledge.ingest import IngestOptions, Ingestor
-from tests.contracts.embedder import HashingEmbedder
 
 pytestmark = pytest.mark.integration
 

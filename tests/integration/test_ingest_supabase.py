@@ -8,6 +8,7 @@ import pytest
 import respx
 from pydantic import SecretStr
 
+from agents.testing import HashingEmbedder
 from graphs.core.database import Database
 from graphs.core.settings import Settings
 from graphs.workflows.engine import WorkflowEngine
@@ -16,7 +17,6 @@ from knowledge.ingest import IngestOptions, Ingestor
 from knowledge.lifecycle import ARCHIVED_REFUSAL
 from knowledge.retriever import RetrievalConfig, Retriever
 from knowledge.store.pgvector import PgVectorStore
-from tests.contracts.embedder import HashingEmbedder
 from tests.fakes.supabase_storage import KEY, URL, FakeStorage
 
 pytestmark = pytest.mark.integration

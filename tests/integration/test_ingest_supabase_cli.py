@@ -8,8 +8,8 @@ import pytest
 import respx
 from typer.testing import CliRunner
 
+from agents.testing import HashingEmbedder
 from api.cli.main import app
-from tests.contracts.embedder import HashingEmbedder
 from tests.fakes.supabase_storage import KEY, URL, FakeStorage
 
 pytestmark = pytest.mark.integration

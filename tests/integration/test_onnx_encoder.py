@@ -19,7 +19,6 @@ from tests.contracts.embedder import EmbedderContract
 from tests.integration.test_local_embedder import SEMANTIC_TRIPLES
 
 pytestmark = pytest.mark.integration
-pytest.importorskip("onnxruntime")
 
 #: Largest elementwise difference allowed between the two backends' unit vectors.
 ATOL = 1e-5

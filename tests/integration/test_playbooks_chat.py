@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 
+from agents.testing import HashingEmbedder, StubRouter
 from graphs.core.database import Database
 from graphs.playbooks.offers import PlaybookOffers
 from graphs.playbooks.store import PlaybookStore
 from graphs.runtime import GraceRuntime
 from graphs.turn_gate import graph_config
-from tests.contracts.embedder import HashingEmbedder
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = pytest.mark.integration
 ASK = "Publish a knowledge article on the cancellation policy, document KB-31."

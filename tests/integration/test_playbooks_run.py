@@ -119,7 +119,7 @@ async def test_retries_with_backoff_then_timeout_fails_the_step(db: Database) ->
 async def test_every_builtin_runs_end_to_end(
     db: Database, playbook_id: str, with_model: bool
 ) -> None:
-    from tests.fakes.chat import ScriptedChatModel
+    from agents.testing import ScriptedChatModel
 
     model = ScriptedChatModel([], default=lambda msgs: f"note: {msgs[0].content.split(',')[0]}")
     pb = default_playbooks().get(playbook_id)

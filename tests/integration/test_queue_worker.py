@@ -19,6 +19,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
+from agents.testing import HashingEmbedder
 from api.cli.main import app as cli
 from graphs.core.database import Database
 from graphs.core.events import RedisEventBus
@@ -36,7 +37,6 @@ from knowledge.queue import (
 from knowledge.retriever import Retriever
 from knowledge.store.pgvector import PgVectorStore
 from knowledge.worker import worker_options
-from tests.contracts.embedder import HashingEmbedder
 from tests.integration.redis_support import (
     DOWN_URL,
     REDIS_URL,

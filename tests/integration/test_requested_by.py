@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
+from agents.testing import ScriptedChatModel, StubRouter
 from evals.fixtures import instance_in
 from graphs.core.database import Database
 from graphs.tool_exec import STAFF_ONLY
 from graphs.workflows.engine import WorkflowEngine
-from tests.fakes.chat import ScriptedChatModel
-from tests.integration.test_supervisor import StubRouter, call, runtime
+from tests.integration.test_supervisor import call, runtime
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.testing import HashingEmbedder
 from graphs.core.database import Database
 from knowledge.ingest import IngestOptions, Ingestor
 from knowledge.starter import (
@@ -15,7 +16,6 @@ from knowledge.starter import (
     load_starter_corpus,
     starter_corpus_dir,
 )
-from tests.contracts.embedder import HashingEmbedder
 
 pytestmark = pytest.mark.integration
 

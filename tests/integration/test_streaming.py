@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from agents.testing import ScriptedChatModel, StubRouter
 from graphs.core.database import Database
 from graphs.runtime import ThreadBusyError
 from graphs.turn_events import TurnEvent
 from graphs.workflows.engine import WorkflowEngine
-from tests.fakes.chat import ScriptedChatModel
-from tests.integration.test_supervisor import StubRouter, booking_in, call, runtime
+from tests.integration.test_supervisor import booking_in, call, runtime
 
 pytestmark = pytest.mark.integration
 

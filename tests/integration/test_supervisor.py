@@ -7,18 +7,16 @@ persona it exercises; a scripted chat model (or none: the offline mode).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage
 
+from agents.testing import Decision, HashingEmbedder, ScriptedChatModel, StubRouter
 from graphs.core.database import Database
 from graphs.persona import BUDGET_MESSAGE
 from graphs.runtime import GraceRuntime, ThreadBusyError
 from graphs.workflows.engine import WorkflowEngine
-from tests.contracts.embedder import HashingEmbedder
-from tests.fakes.chat import ScriptedChatModel
 
 pytestmark = pytest.mark.integration
 
@@ -38,36 +36,6 @@ async def _close_runtimes(db: Database, monkeypatch: pytest.MonkeyPatch) -> Asyn
     yield
     for rt in opened:
         await rt.close()
-
-
-@dataclass
-class Decision:
-    persona: str
-    confidence: float = 0.9
-    secondary: tuple[str, ...] = ()
-    multi_intent: bool = False
-    sticky: bool = False
-    reason: str = "stub"
-    scores: dict[str, float] = field(default_factory=dict)
-    act: str = "request"
-
-
-class StubRouter:
-    """Routes to ``default`` unless a keyword maps elsewhere; records calls."""
-
-    def __init__(self, default: str = "solari", *, act: str = "request", **keywords: str) -> None:
-        self.default, self.keywords, self.act = default, keywords, act
-        self.secondary: tuple[str, ...] = ()
-        self.calls: list[tuple[str, str | None]] = []
-
-    def route(self, text: str, *, current: str | None = None) -> Decision:
-        self.calls.append((text, current))
-        for word, persona in self.keywords.items():
-            if word in text.lower():
-                return Decision(
-                    persona, secondary=self.secondary, multi_intent=bool(self.secondary)
-                )
-        return Decision(current or self.default, act=self.act)
 
 
 def call(name: str, **args: Any) -> AIMessage:

@@ -6,14 +6,11 @@ import asyncio
 
 import pytest
 
-from evals.bench.crash_server import SlowChatModel
+from agents.testing import HashingEmbedder, ScriptedChatModel, SlowChatModel, StubRouter
 from graphs.core.database import Database
 from graphs.inbox import InboxMessage, ThreadInbox
 from graphs.runtime import GraceRuntime
 from graphs.turn_recovery import TurnSweeper
-from tests.contracts.embedder import HashingEmbedder
-from tests.fakes.chat import ScriptedChatModel
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = pytest.mark.integration
 

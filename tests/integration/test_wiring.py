@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 
 import graphs.wiring as wiring_module
+from agents.testing import HashingEmbedder, StubRouter
 from graphs.core.database import Database
 from graphs.core.settings import Settings
 from graphs.runtime import GraceRuntime
 from graphs.studio import make_graph
 from graphs.wiring import Wiring, wired
-from tests.contracts.embedder import HashingEmbedder
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from arq.worker import Worker
 
+from agents.testing import HashingEmbedder
 from graphs.core.settings import get_settings
 from knowledge.embedding.base import Matrix
 from knowledge.worker import worker_options
-from tests.contracts.embedder import HashingEmbedder
 
 
 class SlowEmbedder(HashingEmbedder):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.testing import HashingEmbedder
 from knowledge.answerability import (
     FEATURES,
     MODEL_PATH,
@@ -23,7 +24,6 @@ from knowledge.retriever import Retriever
 from knowledge.store.base import DocumentRef
 from knowledge.store.memory import InMemoryVectorStore
 from knowledge.types import Chunk
-from tests.contracts.embedder import HashingEmbedder
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import openai
 import pytest
 import respx
 
+from agents.testing import HashingEmbedder
 from graphs.core.settings import Settings
 from knowledge.embedding import factory
 from knowledge.embedding.cache import CachedEmbedder, CacheStats, text_hash
@@ -34,7 +35,7 @@ from knowledge.embedding.openai import (
     EmbedderRequestError,
     OpenAIEmbedder,
 )
-from tests.contracts.embedder import EmbedderContract, HashingEmbedder
+from tests.contracts.embedder import EmbedderContract
 
 BASE_URL = "https://api.openai.com/v1"
 WORD_TRIPLES = [
@@ -466,7 +467,6 @@ def test_factory_local(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_factory_local_default_is_the_onnx_encoder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    pytest.importorskip("onnxruntime")
     from knowledge.embedding.onnx import OnnxEncoder
 
     monkeypatch.setenv("GRACE_DATA_DIR", str(tmp_path))

@@ -53,3 +53,13 @@ def test_registry_examples_reach_their_trigger_level() -> None:
             continue  # raised by personas and the router, not by phrases
         for example in trig["examples"]:
             assert assess(example).level == trig["level"], (trig["id"], example)
+
+
+def test_trigger_levels_come_from_the_registry_only() -> None:
+    from agents.registry import PersonaRegistry
+    from graphs.escalation import PATTERNS, trigger_levels
+
+    declared = {t.id: t.level for t in PersonaRegistry.load().triggers}
+    assert set(PATTERNS) <= set(declared)  # every phrase trigger is declared in personas.yaml
+    assert trigger_levels() == {tid: declared[tid] for tid in PATTERNS}
+    assert all(isinstance(p, str) for pats in PATTERNS.values() for p in pats)  # no level here

@@ -1,7 +1,10 @@
+import re
+from pathlib import Path
+
 import pytest
 
 from graphs.workflows.catalog import default_catalog
-from knowledge.lifecycle import LifecycleError, actor_for, path_to_embedding
+from knowledge.lifecycle import SERVABLE_STATES, LifecycleError, actor_for, path_to_embedding
 
 KB = default_catalog().get("WF-KB-DEV")
 
@@ -32,3 +35,13 @@ def test_archived_document_has_no_path() -> None:
     with pytest.raises(LifecycleError):
         path_to_embedding(KB, "archived")
     assert path_to_embedding(KB, "embedding_creation") == []
+
+
+def test_servable_states_are_workflow_states_and_match_the_database_trigger() -> None:
+    assert set(SERVABLE_STATES) <= set(KB.states)
+    migration = Path(__file__).resolve().parents[2] / "graphs/core/migrations/versions"
+    sql = (migration / "0002_knowledge.py").read_text(encoding="utf-8")
+    in_trigger = set(re.findall(r"NEW\.state IN \(([^)]*)\)", sql))
+    assert in_trigger, "the servable trigger was not found in migration 0002"
+    for states in in_trigger:
+        assert sorted(s.strip(" '") for s in states.split(",")) == sorted(SERVABLE_STATES)

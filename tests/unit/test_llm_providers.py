@@ -252,7 +252,8 @@ async def test_fallback_streams_and_binds_tools(api: respx.MockRouter) -> None:
 
 
 async def test_langgraph_message_streaming_reaches_the_client(api: respx.MockRouter) -> None:
-    graph_mod = pytest.importorskip("langgraph.graph")
+    import langgraph.graph as graph_mod
+
     api.post(OA.url).mock(return_value=OA.stream(["Str", "eam"]))
     chain = both()
 

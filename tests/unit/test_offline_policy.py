@@ -29,3 +29,14 @@ def test_tools_are_generated_from_owned_transitions_only() -> None:
     assert "well_book__consultation_completed" not in nyra  # Solari's step
     assert "start__well_book" in nyra and "search_knowledge" not in nyra
     assert "search_knowledge" in {t.name for t in build_tools("atlas", catalog)}
+
+
+def test_every_synonym_lands_on_a_stem_that_event_names_produce() -> None:
+    from graphs.offline_policy import _SYNONYMS
+    from knowledge.terms import stem as porter2
+
+    event_stems = {
+        porter2(w) for wf in default_catalog() for t in wf.transitions for w in t.event.split("_")
+    }
+    assert set(_SYNONYMS.values()) - event_stems == set()
+    assert porter2("bookings") == porter2("booked") == porter2("booking") == "book"

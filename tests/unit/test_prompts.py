@@ -12,7 +12,7 @@ from agents.prompts import (
     parse_prompt,
 )
 from agents.registry import ALL_NAMES
-from tests.fakes.chat import ScriptedChatModel
+from agents.testing import ScriptedChatModel
 
 
 @pytest.mark.parametrize("name", ALL_NAMES)

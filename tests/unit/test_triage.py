@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from agents.testing import HashingEmbedder, ScriptedTriageModels
 from graphs.escalation import Level
 from graphs.triage.clauses import split_clauses, split_sentences
 from graphs.triage.decide import Triage
@@ -26,7 +27,6 @@ from graphs.triage.schema import (
     load_examples,
     packaged_train_path,
 )
-from tests.contracts.embedder import HashingEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,18 +205,8 @@ def test_incident_and_multi_intent_levels() -> None:
 
 
 # ---------------------------------------------------------------- decisions
-class ScriptedModels:
-    """Stands in for TriageModels: the same probabilities for the message, none for clauses."""
-
-    def __init__(self, message: Probabilities) -> None:
-        self.message = message
-
-    def predict(self, texts: list[str]) -> list[Probabilities]:
-        return [self.message] + [probs(p=0.2) for _ in texts[1:]]
-
-
 def triage(message: Probabilities) -> Triage:
-    models: Any = ScriptedModels(message)
+    models: Any = ScriptedTriageModels(message, probs(p=0.2))
     return Triage(models)
 
 

@@ -18,22 +18,16 @@ from typing import Any
 
 import pytest
 
+from graphs.triage.schema import ACTS as ACT_LABELS
+from graphs.triage.schema import RISKS as RISK_LABELS
+from graphs.workflows.model import ADDRESSEES
+
 HERE = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "triage"
 
-PERSONAS = {"grace", "nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas"}
-RISKS = {
-    "none",
-    "self_harm",
-    "medical",
-    "safety",
-    "legal",
-    "privacy",
-    "payment_dispute",
-    "vip",
-    "approval_bypass",
-    "human_request",
-}
-ACTS = {"request", "question", "confirmation", "refusal", "follow_up", "closing"}
+# The label vocabularies are the schema's (graphs/triage/schema.py), not a copy of them.
+PERSONAS = set(ADDRESSEES)
+RISKS = set(RISK_LABELS)
+ACTS = set(ACT_LABELS)
 VOICES = {"client", "staff"}
 KEYS = {"id", "text", "persona", "alternates", "level", "risk", "act", "intents", "voice", "pass"}
 SPLITS = ("train", "dev", "test")
@@ -49,26 +43,24 @@ def _load(split: str) -> list[dict[str, Any]]:
 
 
 def _present() -> list[str]:
-    return [s for s in SPLITS if (HERE / f"{s}.jsonl").exists()]
+    """Every split: a missing one fails the test that reads it (CI always has all three)."""
+    missing = [s for s in SPLITS if not (HERE / f"{s}.jsonl").exists()]
+    assert not missing, f"split files missing from {HERE}: {missing}"
+    return list(SPLITS)
 
 
 def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
-def test_train_and_dev_exist() -> None:
-    assert (HERE / "train.jsonl").exists()
-    assert (HERE / "dev.jsonl").exists()
-
-
-def test_test_split_and_hash_come_together() -> None:
-    assert (HERE / "test.jsonl").exists() == (HERE / "test.sha256").exists()
+def test_every_split_and_the_test_hash_exist() -> None:
+    assert _present() == list(SPLITS)
+    assert (HERE / "test.sha256").exists()
 
 
 @pytest.mark.parametrize("split", SPLITS)
 def test_schema_and_vocabularies(split: str) -> None:
-    if split not in _present():
-        pytest.skip(f"{split}.jsonl not written yet")
+    assert split in _present()
     rows = _load(split)
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids))
@@ -91,8 +83,7 @@ def test_schema_and_vocabularies(split: str) -> None:
 
 @pytest.mark.parametrize("split", SPLITS)
 def test_label_consistency(split: str) -> None:
-    if split not in _present():
-        pytest.skip(f"{split}.jsonl not written yet")
+    assert split in _present()
     for row in _load(split):
         # Every real risk category means a person decides; "none" never does.
         assert (row["risk"] != "none") == (row["level"] == 4), row["id"]
@@ -108,8 +99,7 @@ def test_label_consistency(split: str) -> None:
 
 @pytest.mark.parametrize("split", SPLITS)
 def test_sizes(split: str) -> None:
-    if split not in _present():
-        pytest.skip(f"{split}.jsonl not written yet")
+    assert split in _present()
     assert len(_load(split)) >= MIN_SIZE[split]
 
 
@@ -127,8 +117,7 @@ def test_train_balance() -> None:
 
 
 def test_test_balance() -> None:
-    if "test" not in _present():
-        pytest.skip("test.jsonl not written yet")
+    assert "test" in _present()
     rows = _load("test")
     personas = Counter(r["persona"] for r in rows)
     levels = Counter(r["level"] for r in rows)
@@ -181,8 +170,7 @@ def test_no_near_duplicates_across_splits() -> None:
 
 
 def test_frozen_test_hash() -> None:
-    if "test" not in _present():
-        pytest.skip("test.jsonl not written yet")
+    assert "test" in _present()
     recorded = (HERE / "test.sha256").read_text(encoding="utf-8").split()[0]
     assert hashlib.sha256((HERE / "test.jsonl").read_bytes()).hexdigest() == recorded
 

@@ -19,9 +19,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from graphs.workflows.model import GRACE
+from graphs.workflows.model import PERSONAS as PERSONA_IDS
+
 HERE = Path(__file__).resolve().parent
 
-PERSONAS = ("grace", "nyra", "solari", "ruvo", "liora", "sage", "elan", "zevi", "atlas")
+PERSONAS = (GRACE, *PERSONA_IDS)
 RISKS = {
     "none": "none",
     "sh": "self_harm",

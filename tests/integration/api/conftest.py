@@ -15,12 +15,11 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from agents.testing import HashingEmbedder, StubRouter
 from api.app import create_app
 from graphs.core.database import Database
 from graphs.core.settings import Settings
 from graphs.runtime import GraceRuntime
-from tests.contracts.embedder import HashingEmbedder
-from tests.integration.test_supervisor import StubRouter
 
 MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
 

@@ -46,7 +46,6 @@ async def test_api_bench_spreads_clients_over_several_server_processes(database_
 
 async def test_api_bench_offline_runtime_scenario(database_url: str, tmp_path: Path) -> None:
     """chat_offline: the real router, retrieval and offline replies behind the API."""
-    pytest.importorskip("onnxruntime")
     settings = Settings.model_validate({"DATABASE_URL": database_url, "data_dir": tmp_path})
     report = await run_api_bench(
         settings, duration_s=2.0, clients=2, scenarios=("chat_offline",), warmup_s=0.5

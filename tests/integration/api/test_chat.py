@@ -7,9 +7,8 @@ import json
 import httpx
 import pytest
 
-from tests.fakes.chat import ScriptedChatModel
+from agents.testing import ScriptedChatModel, StubRouter
 from tests.integration.api.conftest import MakeClient, sse_events
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agents.testing import StubRouter
 from tests.integration.api.conftest import MakeClient, app_of, auth, new_key, sse_events
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = pytest.mark.integration
 

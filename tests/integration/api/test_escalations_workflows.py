@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from agents.testing import ScriptedChatModel, StubRouter
 from graphs.workflows.engine import WorkflowEngine
-from tests.fakes.chat import ScriptedChatModel
 from tests.integration.api.conftest import MakeClient, app_of, auth, new_key
-from tests.integration.test_supervisor import StubRouter, booking_in, call
+from tests.integration.test_supervisor import booking_in, call
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"

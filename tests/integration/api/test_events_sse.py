@@ -13,14 +13,13 @@ import uvicorn
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from agents.testing import HashingEmbedder, StubRouter
 from api.app import create_app
 from graphs.core.database import Database
 from graphs.core.events import Event, RedisEventBus
 from graphs.runtime import GraceRuntime
-from tests.contracts.embedder import HashingEmbedder
 from tests.integration.api.conftest import api_settings
 from tests.integration.redis_support import REDIS_URL, delete_prefix, new_prefix
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
+from agents.testing import ScriptedChatModel
 from api.idempotency import IdempotencyStore, fingerprint
 from graphs.inbox import InboxMessage
 from graphs.runtime import GraceRuntime
 from graphs.turn_recovery import TurnSweeper
-from tests.fakes.chat import ScriptedChatModel
 from tests.integration.api.conftest import MakeClient, app_of, auth, new_key, sse_events
 
 pytestmark = pytest.mark.integration

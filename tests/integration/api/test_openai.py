@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from tests.fakes.chat import ScriptedChatModel
+from agents.testing import ScriptedChatModel
 from tests.integration.api.conftest import MakeClient, app_of, new_key
 
 pytestmark = pytest.mark.integration

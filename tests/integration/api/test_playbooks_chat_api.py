@@ -8,13 +8,12 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from agents.testing import HashingEmbedder, StubRouter
 from api.app import create_app
 from graphs.core.database import Database
 from graphs.playbooks.offers import PlaybookOffers
 from graphs.runtime import GraceRuntime
-from tests.contracts.embedder import HashingEmbedder
 from tests.integration.api.conftest import api_settings, auth, new_key
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = pytest.mark.integration
 ASK = "Publish a knowledge article on the cancellation policy, document KB-31."

@@ -11,12 +11,11 @@ import respx
 from asgi_lifespan import LifespanManager
 
 import api.app as app_module
+from agents.testing import HashingEmbedder, StubRouter
 from api.app import create_app
 from graphs.core.database import Database
 from graphs.runtime import GraceRuntime
-from tests.contracts.embedder import HashingEmbedder
 from tests.integration.api.conftest import api_settings
-from tests.integration.test_supervisor import StubRouter
 
 pytestmark = pytest.mark.integration
 

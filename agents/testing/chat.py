@@ -15,6 +15,10 @@ When the script runs out, ``default`` (any item above) answers, else :class:`Scr
 fails the test. Concurrent callers (parallel personas) should use a callable ``default`` that
 looks at the messages, since the order in which they consume the script is not fixed.
 
+Subclasses that answer from the whole request (the tools offered, the forced tool) override
+:meth:`ScriptedChatModel.respond`, which gets the recorded :class:`ScriptedCall`; the other
+doubles of :mod:`agents.testing` are built that way.
+
 Example::
 
     model = ScriptedChatModel(
@@ -60,6 +64,8 @@ class ScriptedCall:
         tool_choice: The forced tool choice, if any (``with_structured_output`` forces one).
         streamed: True for ``stream``/``astream`` (and LangGraph message streaming).
         kwargs: Other call options (``stop`` included).
+        tool_specs: The offered tools in OpenAI function format (name, description and the
+            JSON schema of the arguments), in :attr:`tools` order.
     """
 
     messages: list[BaseMessage]
@@ -67,6 +73,12 @@ class ScriptedCall:
     tool_choice: Any
     streamed: bool
     kwargs: dict[str, Any]
+    tool_specs: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def forced_tool(self) -> str | None:
+        """The tool this call must use, if the caller forced one (structured output does)."""
+        return _forced_tool(self.tools, self.tool_choice)
 
     @property
     def last_text(self) -> str:
@@ -80,13 +92,17 @@ class ScriptedChatModel(BaseChatModel):
     Args:
         script: Replies in order (see the module docstring for the accepted items).
         default: Answer once the script is used up; ``None`` raises :class:`ScriptExhausted`.
+        record: Keep every request in :attr:`calls` (benchmarks that run thousands of turns
+            turn it off; :attr:`call_count` still counts).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     script: list[Any] = Field(default_factory=list)
     default: Any = None
+    record: bool = True
     calls: list[ScriptedCall] = Field(default_factory=list)
+    call_count: int = 0
     tool_offers: list[tuple[str, ...]] = Field(default_factory=list)
     _cursor: int = PrivateAttr(default=0)
 
@@ -133,6 +149,17 @@ class ScriptedChatModel(BaseChatModel):
         message = self._answer(messages, stop, streamed=False, **kwargs)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        # Natively async like the provider clients: no thread-pool hop per call.
+        message = self._answer(messages, stop, streamed=False, **kwargs)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -163,26 +190,40 @@ class ScriptedChatModel(BaseChatModel):
         """Fail when script items were left unused."""
         assert self.remaining == 0, f"{self.remaining} scripted replies were never requested"
 
-    def _answer(
-        self, messages: list[BaseMessage], stop: list[str] | None, *, streamed: bool, **kw: Any
-    ) -> AIMessage:
-        tools = tuple(t["function"]["name"] for t in kw.pop("tools", None) or ())
-        tool_choice = kw.pop("tool_choice", None)
-        if stop:
-            kw["stop"] = stop
-        self.calls.append(ScriptedCall(list(messages), tools, tool_choice, streamed, kw))
-        n = len(self.calls)
+    def respond(self, call: ScriptedCall) -> Any:
+        """The script item answering ``call``: the next one, else ``default``.
+
+        Override to answer from the request itself (:attr:`ScriptedCall.tool_specs`,
+        :attr:`ScriptedCall.forced_tool`); the result is turned into a message like a script
+        item.
+
+        Raises:
+            ScriptExhausted: the script is used up and there is no ``default``.
+        """
         if self._cursor < len(self.script):
             item = self.script[self._cursor]
             self._cursor += 1
-        elif self.default is not None:
-            item = self.default
-        else:
-            raise ScriptExhausted(
-                f"call #{n} has no scripted reply ({len(self.script)} scripted); "
-                f"last message: {messages[-1].text[:200] if messages else ''!r}"
-            )
-        return _to_message(item, messages, _forced_tool(tools, tool_choice), n)
+            return item
+        if self.default is not None:
+            return self.default
+        raise ScriptExhausted(
+            f"call #{self.call_count} has no scripted reply ({len(self.script)} scripted); "
+            f"last message: {call.last_text[:200]!r}"
+        )
+
+    def _answer(
+        self, messages: list[BaseMessage], stop: list[str] | None, *, streamed: bool, **kw: Any
+    ) -> AIMessage:
+        specs = tuple(kw.pop("tools", None) or ())
+        tools = tuple(t["function"]["name"] for t in specs)
+        tool_choice = kw.pop("tool_choice", None)
+        if stop:
+            kw["stop"] = stop
+        call = ScriptedCall(list(messages), tools, tool_choice, streamed, kw, specs)
+        self.call_count += 1
+        if self.record:
+            self.calls.append(call)
+        return _to_message(self.respond(call), messages, call.forced_tool, self.call_count)
 
 
 def _forced_tool(tools: tuple[str, ...], tool_choice: Any) -> str | None:

@@ -14,7 +14,7 @@ from agents.llm.errors import (
     StructuredOutputError,
 )
 from agents.llm.structured import RoutingChoice, route_with_llm
-from tests.fakes.chat import ScriptedChatModel, ScriptExhausted
+from agents.testing import ScriptedChatModel, ScriptExhausted
 
 ROUTE: dict[str, Any] = {"persona": "solari", "secondary": ["atlas"], "reason": "r"}
 
@@ -66,3 +66,37 @@ def test_scripted_model_streams_tool_calls_raises_and_falls_back() -> None:
     assert len(broken.calls) == 2 and len(backup.calls) == 2
     with pytest.raises(ProviderAuthenticationError):
         ScriptedChatModel([ProviderAuthenticationError("no")]).invoke("x")
+
+
+async def test_instant_slow_and_every_tool_models_are_scripted_models() -> None:
+    from agents.testing import (
+        EveryToolChatModel,
+        FixedRouter,
+        InstantChatModel,
+        SlowChatModel,
+        schema_arguments,
+    )
+
+    assert (await InstantChatModel(reply="Hi.").ainvoke("x")).content == "Hi."
+    slow = SlowChatModel(delay_s=0.05, reply="Later.")
+    assert [c.content async for c in slow.astream("x") if c.content] == ["Later."]
+    assert slow.call_count == 1 and slow.calls == []  # counted, not recorded
+    spec = {
+        "type": "function",
+        "function": {
+            "name": "handoff",
+            "parameters": {
+                "type": "object",
+                "properties": {"to": {"enum": ["atlas", "grace"]}, "n": {"type": "integer"}},
+                "required": ["to", "n"],
+            },
+        },
+    }
+    assert schema_arguments(spec) == [{"to": "atlas", "n": 0}]
+    model = EveryToolChatModel()
+    first = await model.bind_tools([spec, confirm_booking]).ainvoke([HumanMessage("go")])
+    assert [(c["name"], c["args"]) for c in first.tool_calls] == [
+        ("handoff", {"to": "atlas", "n": 0}),
+        ("confirm_booking", {"booking_id": "x"}),
+    ]
+    assert FixedRouter("nyra").route("anything", current="atlas").persona == "nyra"
