@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from graphs.triage.clauses import split_clauses
 from graphs.triage.levels import RISK_THRESHOLD, derive_level
 from graphs.triage.model import CompiledTriage, Probabilities, TriageModels
-from graphs.triage.rules import answer_to_offer, reply_act, risk_rule
+from graphs.triage.rules import answer_to_offer, is_greeting, reply_act, risk_rule
 from graphs.triage.schema import PERSONA_LABELS, TriageDecision
 from graphs.workflows.model import PERSONAS
 
@@ -229,6 +229,10 @@ class Triage:
         # Closing without routing only when sure: "Great, I accept the quote." is not goodbye.
         sure = rule_act == "closing" or act_p >= CLOSING_CONFIDENCE
         closing = act == "closing" and sure and level == 1 and not multi
+        # A bare greeting is Grace's: she greets back and says who does what (no persona).
+        greeting = is_greeting(text) and level == 1 and resolves is None and not closing
+        if greeting:
+            persona, sticky, reason = GRACE, False, "greeting: Grace answers"
         handler = persona if persona in PERSONAS else (intents[0] if multi else domain)
         secondary = tuple(p for p in intents if p != handler) if multi else ()
         return TriageDecision(
@@ -247,6 +251,7 @@ class Triage:
             sticky=sticky,
             resolves=resolves,
             closing=closing,
+            greeting=greeting,
             reasons=tuple(reasons),
             reason=reason,
         )

@@ -18,7 +18,7 @@ from graphs.triage.decide import Triage
 from graphs.triage.levels import RISK_THRESHOLD, derive_level
 from graphs.triage.model import Probabilities
 from graphs.triage.offers import live_pending, pending_from_reply
-from graphs.triage.rules import answer_to_offer, reply_act, risk_rule
+from graphs.triage.rules import answer_to_offer, is_greeting, reply_act, risk_rule
 from graphs.triage.schema import (
     ACTS,
     PERSONA_LABELS,
@@ -84,6 +84,10 @@ def test_answer_to_an_offer_reads_the_first_word() -> None:
     assert answer_to_offer("No, I'll tell them myself") == "refusal"
     assert answer_to_offer("No problem, thanks") is None
     assert answer_to_offer("Could you make it shorter?") is None
+    # a no that ends the conversation closes it (the offer lapses)
+    assert answer_to_offer("No, that's all, have a good day.") == "closing"
+    assert answer_to_offer("nope, nothing else, thanks") == "closing"
+    assert answer_to_offer("No, that's not what I asked") == "refusal"
 
 
 @pytest.mark.parametrize(
@@ -99,6 +103,11 @@ def test_answer_to_an_offer_reads_the_first_word() -> None:
         ("The voucher campaign is killing it", None),
         ("What may a manager approve for a late refund?", None),
         ("Print the contracts on legal-size paper", None),
+        # a question about who is answering is not a request for a person
+        ("Am I chatting to a real person or software?", None),
+        ("are you a real person?", None),
+        ("I need a real person to look at this", "human_request"),
+        ("real person please", "human_request"),
     ],
 )
 def test_risk_rules_are_high_precision(message: str, risk: str | None) -> None:
@@ -258,6 +267,30 @@ def test_follow_up_stays_unless_another_persona_is_clearly_meant() -> None:
 def test_thanks_thats_all_closes_without_routing() -> None:
     d = triage(probs("solari", act="request")).triage("thanks, that's all", {})
     assert d.closing and d.level == 1 and d.persona == "grace"
+
+
+@pytest.mark.parametrize(
+    ("message", "greets"),
+    [
+        ("hello", True),
+        ("hi there!", True),
+        ("Good morning, how are you?", True),
+        ("hey Grace", True),
+        ("hi, can I book a massage on Friday?", False),
+        ("high tea for two on Sunday", False),
+        ("evening classes are full", False),
+    ],
+)
+def test_a_bare_greeting_is_grace_s(message: str, greets: bool) -> None:
+    assert is_greeting(message) is greets
+    d = triage(probs("sage", p=0.6)).triage(message, {"current_persona": "solari"})
+    assert d.greeting is greets and d.level == 1
+    assert d.persona == ("grace" if greets else "sage")
+
+
+def test_a_greeting_with_a_risk_is_not_answered_as_a_greeting() -> None:
+    d = triage(probs("sage", person=0.9, risk="self_harm")).triage("hello")
+    assert not d.greeting and d.level == 4
 
 
 def test_a_question_may_not_change_state() -> None:
