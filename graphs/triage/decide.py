@@ -107,7 +107,7 @@ def load_triage(
 
 #: Version of the fitting code and of the cached :class:`CompiledTriage` layout: bump it when
 #: either changes in a way the train split does not show.
-FIT_VERSION = "triage-v3"
+FIT_VERSION = "triage-v4"
 
 
 class Triage:

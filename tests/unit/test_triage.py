@@ -169,25 +169,27 @@ def probs(
         if risk != "none"
         else {k: (1.0 if k == "none" else 0.0) for k in RISKS},
         act={k: (0.9 if k == act else 0.02) for k in ACTS},
-        level=level or {"1": 0.9, "2": 0.04, "3": 0.03, "4": 0.03},
+        # ... and so does the level head (P(level 4) = person), unless ``level`` is given.
+        level=level or {"1": 0.93 - person, "2": 0.04, "3": 0.03, "4": person},
         multi=multi,
         needs_person=person,
     )
 
 
 def test_level_4_from_the_person_probability_at_the_dev_threshold() -> None:
-    # (1e-9: person_score is a mean of two floats, RISK_THRESHOLD itself may round below.)
+    # (1e-9: person_score is a mean of three floats, RISK_THRESHOLD itself may round below.)
     high = derive_level(probs(person=RISK_THRESHOLD + 1e-9, risk="medical"), intents=1)
     assert high.level == Level.HUMAN and high.risk == "medical"
     low = derive_level(probs(person=RISK_THRESHOLD - 0.01, risk="medical"), intents=1)
     assert low.level == Level.SINGLE
 
 
-def test_person_score_averages_the_person_and_risk_heads() -> None:
+def test_person_score_averages_the_person_risk_and_level_heads() -> None:
     risk = {**{k: 0.0 for k in RISKS}, "none": 0.3, "vip": 0.7}
-    p = replace(probs(), needs_person=0.3, risk=risk)
-    assert p.person_score == pytest.approx((0.3 + 0.7) / 2)
-    # The person head alone is under the threshold; the risk head lifts the turn to level 4.
+    level = {"1": 0.5, "2": 0.0, "3": 0.0, "4": 0.5}
+    p = replace(probs(), needs_person=0.2, risk=risk, level=level)
+    assert p.person_score == pytest.approx((0.2 + 0.7 + 0.5) / 3)
+    # The person head alone is under the threshold; the other two lift the turn to level 4.
     assert p.needs_person < RISK_THRESHOLD <= p.person_score
     assert derive_level(p, intents=1).level == Level.HUMAN
 
