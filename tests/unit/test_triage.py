@@ -266,6 +266,16 @@ def test_follow_up_stays_unless_another_persona_is_clearly_meant() -> None:
     assert switch.persona == "solari"
 
 
+def test_one_clause_needs_a_surer_multi_intent_head() -> None:
+    """A single request with a date is not two intents at P(multi) just over one half."""
+    one = triage(probs("solari", multi=0.55)).triage("Can I book a sound bath for next Tuesday?")
+    assert not one.multi_intent and one.level == 1 and one.persona == "solari"
+    listed = triage(probs("solari", multi=0.65)).triage("Book me a facial and a sound bath")
+    assert listed.multi_intent and listed.level == 2
+    two = "Can I book a sound bath on Tuesday? Also, what is your parking like?"
+    assert triage(probs("solari", multi=0.55)).triage(two).level == 2
+
+
 def test_thanks_thats_all_closes_without_routing() -> None:
     d = triage(probs("solari", act="request")).triage("thanks, that's all", {})
     assert d.closing and d.level == 1 and d.persona == "grace"
