@@ -11,7 +11,8 @@ Flow of one turn::
   dialogue act, the thread's pending offer); with an LLM, Grace's structured router also
   sees low-confidence or multi-intent turns and may raise the level, never lower it. It
   applies ``--agent`` requests, resolves a pending offer by the user's yes/no, and closes a
-  conversation ("thanks, that's all") through ``grace_reply`` without routing anew. A yes to
+  conversation ("thanks, that's all") and answers a bare greeting ("hello": she greets back
+  and says who does what) through ``grace_reply`` without routing anew. A yes to
   Grace's own playbook offer (staff, ``graphs/playbooks/offers.py``) goes to
   ``start_playbook``.
 * level 1 runs one persona; level 2 runs the primary and secondary personas one after the
@@ -132,11 +133,13 @@ class Supervisor:
             "risk_probability": d.risk_probability,
             "reason": "requested by the user" if requested else d.reason,
             "scores": dict(d.scores),
+            # A greeting is Grace's unless the user asked for a persona ("--agent liora").
+            "greeting": d.greeting and not requested,
         }
         level, reasons = int(d.level), list(d.reasons)
         if requested and level == Level.COORDINATED and d.multi_intent:
             level, reasons = int(Level.SINGLE), [r for r in reasons if "multi_intent" not in r]
-        resolved = d.resolves is not None or d.closing
+        resolved = d.resolves is not None or d.closing or decision["greeting"]
         if not requested and not resolved:
             decision = await self._consult_llm(text, decision, d.confidence, d.multi_intent)
         if decision.pop("escalate_to_human", False) and level < Level.HUMAN:
@@ -159,7 +162,8 @@ class Supervisor:
             "level": level,
             "reasons": reasons,
             "queue": queue,
-            "current_persona": primary,
+            # A greeting routes no persona: the thread's persona (if any) stays current.
+            "current_persona": state.get("current_persona") if decision["greeting"] else primary,
             "act": d.act,
             "pending": None,  # answered now, or expired: an offer lives one turn
             "confirmed": confirmed if confirmed and confirmed.get("kind") in _CONFIRMS else None,
@@ -168,7 +172,7 @@ class Supervisor:
             return Command(goto="human_review", update=update)
         if confirmed and confirmed.get("kind") == "playbook":  # Grace's own offer (staff)
             return Command(goto="start_playbook", update={**update, "queue": []})
-        if d.closing or d.resolves == "decline":
+        if d.closing or decision["greeting"] or d.resolves == "decline":
             return Command(goto="grace_reply", update={**update, "queue": []})
         return Command(goto=queue[0], update={**update, "queue": queue[1:]})
 
@@ -201,9 +205,11 @@ class Supervisor:
         }
 
     async def grace_reply(self, state: GraceState) -> dict[str, Any]:
-        """Grace answers herself: a polite close, or a declined offer acknowledged."""
+        """Grace answers herself: a greeting, a polite close, or a declined offer acknowledged."""
         route = state.get("route") or {}
-        if route.get("act") == "closing":
+        if route.get("greeting"):
+            reply = self._greeting()
+        elif route.get("act") == "closing":
             reply = "You're welcome. Glad we could help; just write again whenever you need us."
         else:
             reply = "No problem, I've left it as it is. Is there anything else I can help with?"
@@ -225,6 +231,17 @@ class Supervisor:
                 offer, thread_id=thread_id, turn=int(state.get("turn", 0))
             )
         return {"reply": reply, "messages": [AIMessage(reply, name=GRACE)]}
+
+    def _greeting(self) -> str:
+        """Grace's answer to a bare greeting: hello, and one line per persona on what it does."""
+        team = "\n".join(
+            f"- {p.name.title()}: {p.role}" for p in self.deps.registry.personas if p.name != GRACE
+        )
+        business = self.deps.settings.business_name
+        return (
+            f"Hello, I'm Grace, {business}'s assistant. Here is who can help with what:\n"
+            f"{team}\nWhat can we do for you today?"
+        )
 
     def _personas_summary(self) -> str:
         return "\n".join(

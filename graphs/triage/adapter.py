@@ -5,8 +5,9 @@ The supervisor asks its router for ``triage(message, state)``. A router that onl
 wrapped here: the persona is the router's; the level comes from the phrase triggers of
 :func:`graphs.escalation.assess` and the high-precision rules of :mod:`graphs.triage.rules`;
 the act from :func:`graphs.triage.rules.reply_act` (else the router's own ``act`` if it has
-one, else ``request``). The learned :class:`graphs.triage.decide.Triage` is the product's
-default; this wrapper exists so tests can pin the persona a scenario exercises.
+one, else ``request``); a bare greeting (:func:`graphs.triage.rules.is_greeting`) is
+Grace's. The learned :class:`graphs.triage.decide.Triage` is the product's default; this
+wrapper exists so tests can pin the persona a scenario exercises.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphs.escalation import assess
-from graphs.triage.rules import answer_to_offer, reply_act, risk_rule
+from graphs.triage.rules import answer_to_offer, is_greeting, reply_act, risk_rule
 from graphs.triage.schema import TriageDecision
 
 
@@ -53,8 +54,9 @@ class RouterTriage:
         if resolves == "accept" and pending and pending.get("kind") == "handover":
             level, reasons = 4, [*reasons, f"human_request: accepted {persona}'s offer"]
         secondary = tuple(getattr(d, "secondary", ()) or ())
+        greeting = is_greeting(message) and level == 1 and resolves is None and act != "closing"
         return TriageDecision(
-            persona=persona,
+            persona="grace" if greeting else persona,
             handler=persona,
             confidence=float(d.confidence),
             scores=dict(getattr(d, "scores", {}) or {}),
@@ -67,6 +69,7 @@ class RouterTriage:
             sticky=bool(getattr(d, "sticky", False)),
             resolves=resolves,
             closing=act == "closing" and level == 1,
+            greeting=greeting,
             reasons=tuple(reasons),
             reason=str(getattr(d, "reason", "")),
         )

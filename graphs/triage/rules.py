@@ -8,6 +8,8 @@ was kept because it never fired wrongly on the train and dev splits.
   of self-harm, a chargeback, legal action): level 4 whatever the classifier says.
 * :func:`reply_act`: short replies whose act is certain: "yes please" (confirmation),
   "no thanks" (refusal), "thanks, that's all" (closing).
+* :func:`is_greeting`: a message that only greets ("hello", "hi there", "good morning"):
+  Grace greets back and says what the team does; no persona is routed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ _RISK_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "human_request",
             r"\b(talk|speak|chat)\s+(to|with)\s+(a\s+)?(real\s+|actual\s+)?(person|human|"
-            r"somebody\s+real|someone\s+real)\b|\b(real|actual)\s+(person|human)\b|"
+            r"somebody\s+real|someone\s+real)\b|"
+            # "a real person" only when asked for: "Am I chatting to a real person?" is a
+            # question about the service (Grace, level 1), not a request for one.
+            r"\b(want|need|get\s+me|give\s+me|like|prefer)\s+(an?\s+)?(real|actual)\s+"
+            r"(person|human)\b|\b(real|actual)\s+(person|human)[\s,]+please\b|"
             r"\bnot\s+(a|another)\s+bot\b|\bput\s+me\s+through\s+to\b|"
             r"\bhand\s+(this|me|it)\s+over\s+to\s+(a\s+)?(person|human|member\s+of)",
         ),
@@ -73,12 +79,23 @@ _LEADING_NO = re.compile(
 )
 
 
+_NOTHING_MORE = re.compile(
+    r"^\s*(no|nope|nah)\b[\s,.!]*((that'?s|that\s+is|it'?s)\s+(all|it|everything)\b|"
+    r"nothing\s+(else|more)\b)",
+    re.IGNORECASE,
+)
+
+
 def answer_to_offer(message: str) -> str | None:
-    """``confirmation``/``refusal`` for a reply that *starts* with yes or no, else None.
+    """``confirmation``/``refusal``/``closing`` for a reply that starts with yes or no, else None.
 
     Only meaningful right after an offer ("Yes, please hand this over to a person."); the
-    caller applies it only while the thread has a live pending offer.
+    caller applies it only while the thread has a live pending offer. A no that ends the
+    conversation ("No, that's all, have a good day.") is a ``closing``: the offer lapses
+    and Grace closes politely.
     """
+    if _NOTHING_MORE.match(message):
+        return "closing"
     if _LEADING_YES.match(message):
         return "confirmation"
     if _LEADING_NO.match(message):
@@ -104,3 +121,22 @@ def reply_act(message: str) -> str | None:
     if _CLOSING.match(message):
         return "closing"
     return None
+
+
+_GREETING = re.compile(
+    r"^\s*(oh\s+)?(h+i+|hello+|helo|hey+(\s+hey)?|hiya|heya|howdy|greetings|yo|"
+    r"good\s+(morning|afternoon|evening|day)|morning|afternoon|evening)\b"
+    r"([\s,]+(there|all|everyone|everybody|team|folks|grace|again|you))*[\s,.!?:)]*"
+    r"((how\s+are\s+(you|things)|how'?s\s+it\s+going|nice\s+to\s+meet\s+you|"
+    r"hope\s+you'?re\s+(well|ok|okay|good)|happy\s+\w+day)(\s+today)?[\s,.!?:)]*)?$",
+    re.IGNORECASE,
+)
+
+
+def is_greeting(message: str) -> bool:
+    """True when ``message`` only greets ("hello", "hi there!", "Good morning, how are you?").
+
+    A greeting followed by anything else ("hi, can I book a massage?") is not one: the
+    request decides the turn.
+    """
+    return bool(_GREETING.match(message))

@@ -126,6 +126,8 @@ class TriageDecision:
         resolves: ``accept``/``decline`` when the message answers the thread's pending offer
             or proposed action, else None.
         closing: The user ends the conversation ("thanks, that's all"): reply, route nothing.
+        greeting: The message only greets ("hello", "good morning"): Grace greets back and
+            says what the team does; no persona is routed.
         reasons: Why the level is what it is (recorded in the thread state).
         reason: One line on the routing choice.
     """
@@ -145,6 +147,7 @@ class TriageDecision:
     sticky: bool = False
     resolves: str | None = None
     closing: bool = False
+    greeting: bool = False
     reasons: tuple[str, ...] = ()
     reason: str = ""
 

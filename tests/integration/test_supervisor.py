@@ -352,3 +352,19 @@ async def test_the_llm_router_may_raise_a_level(db: Database) -> None:
     rt = await runtime(db, model, UnsureRouter("solari"))
     turn = await rt.ask("someone keeps waiting for me outside the studio")
     assert turn.level == 4 and any("needs_human_judgement" in r for r in turn.reasons)
+
+
+@pytest.mark.parametrize("hello", ["hello", "hi there", "Good morning!"])
+async def test_a_greeting_gets_grace_s_greeting_and_routes_no_persona(
+    db: Database, hello: str
+) -> None:
+    model = ScriptedChatModel(["Sage here!"])  # only the second turn may reach a persona
+    rt = await runtime(db, model, StubRouter("sage"))
+    turn = await rt.ask(hello)
+    assert turn.persona == "grace" and turn.level == 1 and model.calls == []
+    assert turn.reply.startswith("Hello, I'm Grace")
+    # she says what the personas do, one line each
+    assert "Solari:" in turn.reply and "Atlas:" in turn.reply and "Grace:" not in turn.reply
+    # a greeting with a request is routed as usual
+    booked = await rt.ask("hi there, can I book a massage on Friday?")
+    assert booked.persona == "sage" and booked.reply == "Sage here!"

@@ -19,7 +19,7 @@ from graphs.triage.decide import Triage
 from graphs.triage.levels import RISK_THRESHOLD, derive_level
 from graphs.triage.model import Probabilities
 from graphs.triage.offers import live_pending, pending_from_reply
-from graphs.triage.rules import answer_to_offer, reply_act, risk_rule
+from graphs.triage.rules import answer_to_offer, is_greeting, reply_act, risk_rule
 from graphs.triage.schema import (
     ACTS,
     PERSONA_LABELS,
@@ -84,6 +84,10 @@ def test_answer_to_an_offer_reads_the_first_word() -> None:
     assert answer_to_offer("No, I'll tell them myself") == "refusal"
     assert answer_to_offer("No problem, thanks") is None
     assert answer_to_offer("Could you make it shorter?") is None
+    # a no that ends the conversation closes it (the offer lapses)
+    assert answer_to_offer("No, that's all, have a good day.") == "closing"
+    assert answer_to_offer("nope, nothing else, thanks") == "closing"
+    assert answer_to_offer("No, that's not what I asked") == "refusal"
 
 
 @pytest.mark.parametrize(
@@ -99,6 +103,11 @@ def test_answer_to_an_offer_reads_the_first_word() -> None:
         ("The voucher campaign is killing it", None),
         ("What may a manager approve for a late refund?", None),
         ("Print the contracts on legal-size paper", None),
+        # a question about who is answering is not a request for a person
+        ("Am I chatting to a real person or software?", None),
+        ("are you a real person?", None),
+        ("I need a real person to look at this", "human_request"),
+        ("real person please", "human_request"),
     ],
 )
 def test_risk_rules_are_high_precision(message: str, risk: str | None) -> None:
@@ -160,25 +169,27 @@ def probs(
         if risk != "none"
         else {k: (1.0 if k == "none" else 0.0) for k in RISKS},
         act={k: (0.9 if k == act else 0.02) for k in ACTS},
-        level=level or {"1": 0.9, "2": 0.04, "3": 0.03, "4": 0.03},
+        # ... and so does the level head (P(level 4) = person), unless ``level`` is given.
+        level=level or {"1": 0.93 - person, "2": 0.04, "3": 0.03, "4": person},
         multi=multi,
         needs_person=person,
     )
 
 
 def test_level_4_from_the_person_probability_at_the_dev_threshold() -> None:
-    # (1e-9: person_score is a mean of two floats, RISK_THRESHOLD itself may round below.)
+    # (1e-9: person_score is a mean of three floats, RISK_THRESHOLD itself may round below.)
     high = derive_level(probs(person=RISK_THRESHOLD + 1e-9, risk="medical"), intents=1)
     assert high.level == Level.HUMAN and high.risk == "medical"
     low = derive_level(probs(person=RISK_THRESHOLD - 0.01, risk="medical"), intents=1)
     assert low.level == Level.SINGLE
 
 
-def test_person_score_averages_the_person_and_risk_heads() -> None:
+def test_person_score_averages_the_person_risk_and_level_heads() -> None:
     risk = {**{k: 0.0 for k in RISKS}, "none": 0.3, "vip": 0.7}
-    p = replace(probs(), needs_person=0.3, risk=risk)
-    assert p.person_score == pytest.approx((0.3 + 0.7) / 2)
-    # The person head alone is under the threshold; the risk head lifts the turn to level 4.
+    level = {"1": 0.5, "2": 0.0, "3": 0.0, "4": 0.5}
+    p = replace(probs(), needs_person=0.2, risk=risk, level=level)
+    assert p.person_score == pytest.approx((0.2 + 0.7 + 0.5) / 3)
+    # The person head alone is under the threshold; the other two lift the turn to level 4.
     assert p.needs_person < RISK_THRESHOLD <= p.person_score
     assert derive_level(p, intents=1).level == Level.HUMAN
 
@@ -245,9 +256,43 @@ def test_follow_up_stays_unless_another_persona_is_clearly_meant() -> None:
     assert switch.persona == "solari"
 
 
+def test_one_clause_needs_a_surer_multi_intent_head() -> None:
+    """A single request with a date is not two intents at P(multi) just over one half."""
+    one = triage(probs("solari", multi=0.55)).triage("Can I book a sound bath for next Tuesday?")
+    assert not one.multi_intent and one.level == 1 and one.persona == "solari"
+    listed = triage(probs("solari", multi=0.65)).triage("Book me a facial and a sound bath")
+    assert listed.multi_intent and listed.level == 2
+    two = "Can I book a sound bath on Tuesday? Also, what is your parking like?"
+    assert triage(probs("solari", multi=0.55)).triage(two).level == 2
+
+
 def test_thanks_thats_all_closes_without_routing() -> None:
     d = triage(probs("solari", act="request")).triage("thanks, that's all", {})
     assert d.closing and d.level == 1 and d.persona == "grace"
+
+
+@pytest.mark.parametrize(
+    ("message", "greets"),
+    [
+        ("hello", True),
+        ("hi there!", True),
+        ("Good morning, how are you?", True),
+        ("hey Grace", True),
+        ("hi, can I book a massage on Friday?", False),
+        ("high tea for two on Sunday", False),
+        ("evening classes are full", False),
+    ],
+)
+def test_a_bare_greeting_is_grace_s(message: str, greets: bool) -> None:
+    assert is_greeting(message) is greets
+    d = triage(probs("sage", p=0.6)).triage(message, {"current_persona": "solari"})
+    assert d.greeting is greets and d.level == 1
+    assert d.persona == ("grace" if greets else "sage")
+
+
+def test_a_greeting_with_a_risk_is_not_answered_as_a_greeting() -> None:
+    d = triage(probs("sage", person=0.9, risk="self_harm")).triage("hello")
+    assert not d.greeting and d.level == 4
 
 
 def test_a_question_may_not_change_state() -> None:

@@ -162,6 +162,7 @@ def build_train() -> list[dict[str, Any]]:
     train = [i for f in sorted((HERE / "src").glob("train-*.txt")) for i in parse(f)]
     train += compose(train)
     train += [i for f in sorted((HERE / "src").glob("pass3-*.txt")) for i in parse(f)]
+    train += [i for f in sorted((HERE / "src").glob("passd-*.txt")) for i in parse(f)]
     return train
 
 
