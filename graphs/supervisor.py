@@ -10,7 +10,7 @@ Flow of one turn::
 * ``triage`` asks the learned local triage (:mod:`graphs.triage`: persona, level, risk,
   dialogue act, the thread's pending offer); with an LLM, Grace's structured router also
   sees low-confidence or multi-intent turns and may raise the level, never lower it. It
-  applies ``--agent`` requests, resolves a pending offer by the user's yes/no, and closes a
+  applies ``--persona`` requests, resolves a pending offer by the user's yes/no, and closes a
   conversation ("thanks, that's all") and answers a bare greeting ("hello": she greets back
   and says who does what) through ``grace_reply`` without routing anew. A yes to
   Grace's own playbook offer (staff, ``graphs/playbooks/offers.py``) goes to
@@ -133,7 +133,7 @@ class Supervisor:
             "risk_probability": d.risk_probability,
             "reason": "requested by the user" if requested else d.reason,
             "scores": dict(d.scores),
-            # A greeting is Grace's unless the user asked for a persona ("--agent liora").
+            # A greeting is Grace's unless the user asked for a persona ("--persona liora").
             "greeting": d.greeting and not requested,
         }
         level, reasons = int(d.level), list(d.reasons)
