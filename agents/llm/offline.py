@@ -44,8 +44,7 @@ LEXICAL_WEIGHT = 0.2
 RANK_PENALTY = 0.03
 SCORE_WINDOW = 0.3
 
-#: ``similarity(sentences)``: cosine similarity of each sentence to the question (the persona
-#: passes one built on the retriever's embedder).
+#: ``similarity(sentences)``: each sentence's cosine similarity to the question.
 SentenceSimilarity = Callable[[Sequence[str]], Sequence[float]]
 _DONT_KNOW = (
     "I don't know the answer to that: nothing in our knowledge base matches your question "
@@ -127,7 +126,7 @@ def compose_grounded_reply(
     # The answering sentences lead: bullets by their best sentence's score, then by rank.
     scored.sort(key=lambda q: (-q[0], q[1]))
     quotes: list[tuple[str, int, str]] = []
-    sources: list[tuple[tuple[str, str | None], str]] = []
+    sources: list[tuple[tuple[str, str], str]] = []
     for _, _, text, passage in scored:
         quotes.append((text, _source_number(sources, passage, roots), _where(passage)))
 
@@ -238,7 +237,8 @@ def _passage_units(passage: Passage) -> list[_Unit]:
     """
     heading = _section_terms(passage)
     path = [h for h in passage.heading_path if h != passage.citation.title]
-    context = " > ".join(path[-2:]) or passage.citation.section or passage.citation.title
+    # The reply names the section: statements name the workflow (H2 above "Transitions").
+    context = (path[-2] if len(path) > 1 else "".join(path)) or passage.citation.title
     statements = None
     if not passage.text.startswith("|"):  # tables keep this module's own row rendering
         statements = render_block(passage.text, context)
@@ -366,11 +366,12 @@ def _where(passage: Passage) -> str:
 
 
 def _source_number(
-    sources: list[tuple[tuple[str, str | None], str]], passage: Passage, roots: tuple[Path, ...]
+    sources: list[tuple[tuple[str, str], str]], passage: Passage, roots: tuple[Path, ...]
 ) -> int:
     """1-based number of the passage's document section, adding its source line on first use."""
     citation = passage.citation
-    key = (citation.document_id, citation.section)
+    # The full heading path: two workflows of one document both have "Agent Responsibilities".
+    key = (citation.document_id, "\n".join(passage.heading_path) or citation.section or "")
     for i, (known, _) in enumerate(sources, start=1):
         if known == key:
             return i

@@ -247,3 +247,23 @@ def test_a_similarity_picks_the_answer_that_shares_no_word_with_the_question() -
     )
     lead = semantic.split("\n\n")[1]
     assert lead.startswith("Atlas here. Consignment: Sales are split 60%") and intro not in lead
+
+
+def test_same_section_name_under_two_workflows_gets_two_sources() -> None:
+    def under(workflow: str, text: str, chunk: int) -> Passage:
+        p = passage(text, "Agent Responsibilities", chunk=chunk)
+        path = ("Booking Policy", workflow, "Agent Responsibilities")
+        return Passage(p.text, p.citation, 0.6, 0.6, p.collection, heading_path=path)
+
+    reply = compose(
+        "Which agent handles lead capture?",
+        [
+            under("Retention Workflow", "Lead Capture Agent (Nyra): monitors new clients.", 1),
+            under("Consulting Workflow", "Lead Capture Agent (Nyra): manages qualification.", 2),
+        ],
+    )
+    assert "Retention Workflow › Agent Responsibilities: Lead Capture" in reply
+    assert "- Consulting Workflow › Agent Responsibilities: Lead Capture Agent" in reply
+    sources = reply.split("Sources:\n", 1)[1].splitlines()
+    assert [line[:4] for line in sources] == ["[1] ", "[2] "]
+    assert "Consulting Workflow" in sources[1] and reply.count("[2]") == 2
