@@ -13,13 +13,15 @@ here is a logistic regression over three features of the ranked candidates and t
   searched collection (:meth:`knowledge.store.base.TermStats.absent_share`): an unanswerable
   question usually names something the corpus never mentions ("parking", "sauna", "Wi-Fi").
 
-Fitted on the Atlas dev split plus the starter-corpus retrieval set (158 answerable, 29
-unanswerable; 2026-12-04, cross-validated figures in the model file) these three beat the best
-similarity alone (abstention at <= 5 % false abstention about 0.28 against 0.17; ROC AUC 0.77
-against 0.75). Still far from issue 14's 0.90: many answerable client questions use words the
-documents never do ("much", "upfront", "giftcard"), so absence alone is a noisy signal. The
-earlier features (unweighted word overlap and the share of words in none of the top ten)
-reached 0.14; the top-1/top-2 margin and the raw full-text rank added nothing on dev.
+Fitted on the Atlas dev split (passes ``dev-a`` and ``dev-b``) plus the starter-corpus retrieval
+set (158 answerable, 51 unanswerable; 2026-12-04; 5-fold cross-validated) the three abstain on
+20 % of unanswerable questions at 3 % false abstention (ROC AUC 0.75), the best similarity alone
+on 12 % at 4 % (AUC 0.73). Still far from issue 14's 0.90: many answerable client questions use
+words the documents never do ("much", "upfront", "giftcard") and many unanswerable ones only
+words they do ("staff", "workflow", "price"), so neither absence nor coverage separates them
+well. The earlier features (unweighted word overlap, share of words in none of the top ten)
+reached 14 % on the smaller set; the top-1/top-2 margin and the raw full-text rank added
+nothing on dev.
 
 The coefficients are data, not code: ``knowledge/answerability.json`` (versioned), written by
 ``python -m evals.fit_answerability`` from the Atlas eval set's **dev** split (the four seed
