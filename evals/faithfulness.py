@@ -7,7 +7,8 @@ offline label, a lead-in, a ``Sources:`` entry or an honest "I don't know" — m
 
 * carry a citation ``[n]`` whose source entry matches a passage retrieved in that turn (cited),
 * and be backed by that passage: at least :data:`SUPPORT_MIN_OVERLAP` of the claim's content
-  words occur in the cited passage's text (supported).
+  words occur in the cited passage's text or its headings (supported: the reply names the
+  section it quotes).
 
 Expected facts are found by case-insensitive string matching on the reply with markup removed.
 With a provider configured, :mod:`evals.judge` adds an LLM verdict on top.
@@ -31,9 +32,10 @@ DONT_KNOW = "I don't know"
 _CITE = re.compile(r"\[(\d+)\]")
 _SOURCE = re.compile(r"^\[(\d+)\]\s+(.*)$")
 _LEAD_IN = re.compile(
-    r"^(\w+ here\.\s*)?(This is what our knowledge base says|What I did|"
-    r"What I could not do):?\s*$"
+    r"^(\w+ here\.\s*)?(This is what our knowledge base says|Also in our knowledge base|"
+    r"What I did|What I could not do):?\s*$"
 )
+_GREETING = re.compile(r"^\w+ here\.\s+")
 _CONTRIBUTION = re.compile(r"^\*\*[A-Z][\w ]*:\*\*\s*", re.MULTILINE)
 #: Grace's own framing lines of merged and incident replies (not claims about the business).
 _FRAMING = ("Several of us looked at this together.", "**Incident summary")
@@ -47,6 +49,7 @@ class Source:
     source: str
     section: str | None
     text: str
+    heading_path: tuple[str, ...] = ()
 
 
 @dataclass
@@ -122,7 +125,7 @@ def _check_part(reply: str, sources: Sequence[Source], verdict: Faithfulness) ->
             continue
         if line.startswith("Would you like me to hand this over"):
             continue
-        claims.append(line)
+        claims.append(_GREETING.sub("", line))  # "Atlas here. " is no claim
     for claim in claims:
         verdict.claims += 1
         cited = [_resolve(entries.get(int(n), ""), sources) for n in _CITE.findall(claim)]
@@ -131,7 +134,11 @@ def _check_part(reply: str, sources: Sequence[Source], verdict: Faithfulness) ->
             verdict.uncited.append(claim)
             continue
         verdict.cited += 1
-        if any(_overlap(claim, s.text) >= SUPPORT_MIN_OVERLAP for s in backing):
+        # The reply names the section it quotes: the passage's headings back those words.
+        if any(
+            _overlap(claim, " ".join((s.text, *s.heading_path))) >= SUPPORT_MIN_OVERLAP
+            for s in backing
+        ):
             verdict.supported += 1
         else:
             verdict.unsupported.append(claim)

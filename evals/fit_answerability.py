@@ -3,7 +3,7 @@
 Data: the seed documents and the starter corpus ingested with the shipped chunker defaults into
 one collection of a scratch database (``grace_fit_answerability``, dropped at the end); every dev
 question (answerable = exact, paraphrase, multi-hop; unanswerable) retrieved with no threshold,
-its features computed by :func:`knowledge.answerability.features` exactly as the retriever does;
+its features computed by :meth:`knowledge.retriever.Ranking.features` exactly as the retriever does;
 plus the starter-corpus retrieval set (``evals/datasets/retrieval.jsonl``) over the starter
 corpus in its own collection (:data:`STARTER_SET`). The Atlas **test** split is never read.
 
@@ -28,7 +28,6 @@ import datetime as dt
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,22 +46,12 @@ STARTER_SET = True
 OLD_THRESHOLD = 0.35
 
 
-@dataclass(frozen=True)
-class Ranked:
-    """A stored candidate passage (what :func:`knowledge.answerability.features` reads)."""
-
-    text: str
-    similarity: float
-    heading_path: tuple[str, ...]
-
-
 async def collect() -> list[dict[str, Any]]:
     """Every dev question (and :data:`STARTER_SET`'s) with its label and ranked candidates."""
     from evals.runner import CORPUS_COLLECTION, drop_scratch, ingest_corpus, scratch_database
     from evals.schemas import RetrievalCase, dataset_path, load_cases
     from graphs.core.database import Database
     from graphs.core.settings import get_settings
-    from knowledge.answerability import FEATURE_DEPTH
     from knowledge.embedding.factory import get_default_embedder
     from knowledge.retriever import Retriever
     from knowledge.store.base import SearchFilters
@@ -88,17 +77,14 @@ async def collect() -> list[dict[str, Any]]:
                 for c in load_cases(dataset_path("retrieval"), RetrievalCase)
             ]
         for qid, question, answerable, where in asked:
-            ranked = await retriever.retrieve(
-                question, k=FEATURE_DEPTH, threshold=-1.0, filters=where
-            )
+            qv = embedder.embed_query(question)
+            ranking = await retriever.rank(question, qv, filters=where)
             rows.append(
                 {
                     "id": qid,
                     "question": question,
                     "answerable": answerable,
-                    "ranked": [
-                        [p.text, p.similarity, p.fused_score, list(p.heading_path)] for p in ranked
-                    ],
+                    "features": ranking.features(),
                 }
             )
     finally:
@@ -109,14 +95,8 @@ async def collect() -> list[dict[str, Any]]:
 
 
 def feature_matrix(rows: list[dict[str, Any]]) -> tuple[list[list[float]], list[int]]:
-    """Features (:func:`knowledge.answerability.features`) and labels (1 = answerable)."""
-    from knowledge.answerability import features
-
-    xs = [
-        features(r["question"], [Ranked(t, s, tuple(h)) for t, s, _, h in r["ranked"]])
-        for r in rows
-    ]
-    return xs, [int(r["answerable"]) for r in rows]
+    """Features (:meth:`knowledge.retriever.Ranking.features`) and labels (1 = answerable)."""
+    return [list(r["features"]) for r in rows], [int(r["answerable"]) for r in rows]
 
 
 def rates(answerable_p: np.ndarray, y: np.ndarray, cut: float) -> tuple[float, float]:

@@ -9,8 +9,9 @@ checkpointer and, on resume, the person's decision is applied through the engine
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
@@ -28,6 +29,9 @@ from graphs.triage.offers import pending_from_reply
 from graphs.triage.schema import STATE_CHANGING_ACTS
 from graphs.workflows.model import GRACE
 from knowledge.citations import roots_of
+
+if TYPE_CHECKING:
+    from knowledge.embedding.base import Embedder
 
 BUDGET_MESSAGE = (
     "I've reached the number of steps I can take for one request without finishing it. "
@@ -173,14 +177,20 @@ class PersonaAgent:
         if resolution and resolution.get("kind") == "approval" and not resolution.get("approved"):
             why = resolution.get("note") or "no reason given"
             refusals.append(f"{resolution.get('by', 'staff')} declined the request: {why}")
+        similarity = None
+        if passages and self.deps.retriever is not None:
+            similarity = _sentence_similarity(self.deps.retriever.embedder, text)
+        # Off the event loop: choosing sentences embeds them (tens of ms on CPU).
         return str(
-            compose_grounded_reply(
+            await asyncio.to_thread(
+                compose_grounded_reply,
                 persona_display=self.persona.display_name,
                 message=text,
                 passages=passages,
                 actions=actions,
                 refusals=refusals,
                 source_roots=roots_of(self.deps.settings),
+                similarity=similarity,
             )
         )
 
@@ -323,3 +333,21 @@ def _after_agent(state: GraceState) -> str:
     if isinstance(last, AIMessage) and last.tool_calls:
         return "tools"
     return "end"
+
+
+def _sentence_similarity(
+    embedder: Embedder, question: str
+) -> Callable[[Sequence[str]], list[float]]:
+    """Cosine similarity of sentences to ``question`` on the retriever's embedder.
+
+    Both sides are unit vectors, so the dot product is the cosine; the offline composer uses
+    it to choose what to quote.
+    """
+
+    def similarity(sentences: Sequence[str]) -> list[float]:
+        if not sentences:
+            return []
+        q = embedder.embed_query(question)
+        return [float(v) for v in embedder.embed_documents(list(sentences)) @ q]
+
+    return similarity

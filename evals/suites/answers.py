@@ -73,10 +73,13 @@ async def chunk_sources(ctx: EvalContext, citations: list[dict[str, Any]]) -> li
     async with ctx.db.connection() as conn:
         rows = await (
             await conn.execute(
-                "SELECT id, source, section, text FROM kb_chunks WHERE id = ANY(%s)", (ids,)
+                "SELECT id, source, section, text, heading_path FROM kb_chunks WHERE id = ANY(%s)",
+                (ids,),
             )
         ).fetchall()
-    return [Source(source=r[1], section=r[2], text=r[3]) for r in rows]
+    return [
+        Source(source=r[1], section=r[2], text=r[3], heading_path=tuple(r[4] or ())) for r in rows
+    ]
 
 
 def score(runs: list[Evaluated[RetrievalCase, Answer]]) -> SuiteResult:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from uuid import UUID
@@ -89,6 +90,58 @@ class ScoredChunk:
     embedding: Vector | None = field(default=None, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class TermStats:
+    """How a query's terms spread over the searched chunks (lexical evidence).
+
+    The terms are the store's own full-text lexemes of the query (pgvector: the ``english``
+    text-search configuration), so they match the chunks' indexed terms exactly.
+
+    Attributes:
+        chunks: Servable chunks the search covers (``N``, after filters and model).
+        df: Document frequency of each query term: chunks containing it (0: absent from the
+            whole collection).
+        present: For each asked chunk id, the query terms its indexed text contains.
+    """
+
+    chunks: int
+    df: Mapping[str, int]
+    present: Mapping[int, frozenset[str]]
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency ``ln((N + 1) / (df + 0.5))`` of a query term.
+
+        BM25's smoothed form (Robertson & Zaragoza 2009), kept positive for a term in every
+        chunk.
+        """
+        return math.log((self.chunks + 1) / (self.df.get(term, 0) + 0.5))
+
+    def _total(self) -> float:
+        return sum(self.idf(t) for t in self.df)
+
+    def coverage(self, chunk_id: int) -> float:
+        """IDF-weighted share (0..1) of the query's terms found in the chunk (0.0: no terms)."""
+        total = self._total()
+        if total <= 0:
+            return 0.0
+        found = self.present.get(chunk_id, frozenset())
+        return sum(self.idf(t) for t in self.df if t in found) / total
+
+    def absent_share(self) -> float:
+        """IDF-weighted share (0..1) of the query's terms found in no chunk at all.
+
+        An unanswerable question usually names something the collection never mentions
+        ("parking", "sauna"); 0.0 when the query has no terms.
+        """
+        total = self._total()
+        if total <= 0:
+            return 0.0
+        return sum(self.idf(t) for t, n in self.df.items() if n == 0) / total
+
+
+EMPTY_TERM_STATS = TermStats(chunks=0, df={}, present={})
+
+
 @runtime_checkable
 class VectorStore(Protocol):
     """Stores chunk vectors and answers nearest-neighbour and full-text queries.
@@ -135,6 +188,21 @@ class VectorStore(Protocol):
         """Top-``k`` servable chunks by full-text rank, best first (empty when no term matches).
 
         ``model`` restricts to chunks embedded by that model; ``with_embeddings`` returns vectors.
+        """
+        ...
+
+    async def term_stats(
+        self,
+        query: str,
+        chunk_ids: Sequence[int],
+        *,
+        filters: SearchFilters | None = None,
+        model: str | None = None,
+    ) -> TermStats:
+        """Lexical evidence for a query: its terms' document frequencies and chunk hits.
+
+        Frequencies count the servable chunks matching ``filters`` (and ``model``);
+        ``present`` says which query terms each of ``chunk_ids`` contains.
         """
         ...
 

@@ -13,7 +13,14 @@ from uuid import UUID
 import numpy as np
 
 from knowledge.embedding.base import Matrix, Vector
-from knowledge.store.base import DocumentRef, ScoredChunk, SearchFilters, VectorStoreError
+from knowledge.store.base import (
+    EMPTY_TERM_STATS,
+    DocumentRef,
+    ScoredChunk,
+    SearchFilters,
+    TermStats,
+    VectorStoreError,
+)
 from knowledge.types import Chunk
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -111,16 +118,48 @@ class InMemoryVectorStore:
         for r in self._candidates(filters):
             if model is not None and r.model != model:
                 continue
-            words = _WORD.findall(f"{r.doc.title} {r.chunk.section or ''} {r.chunk.text}".lower())
+            words = _WORD.findall(_indexed(r))
             hits = sum(1 for w in words if w in terms)
             if hits:
                 scored.append((hits / (1 + len(words)) ** 0.5, r))
         scored.sort(key=lambda x: -x[0])
         return [_scored(r, s, with_embeddings) for s, r in scored[:k]]
 
+    async def term_stats(
+        self,
+        query: str,
+        chunk_ids: Sequence[int],
+        *,
+        filters: SearchFilters | None = None,
+        model: str | None = None,
+    ) -> TermStats:
+        """See :meth:`VectorStore.term_stats` (terms: lower-cased words, as :meth:`text_search`)."""
+        terms = set(_WORD.findall(query.lower()))
+        if not terms:
+            return EMPTY_TERM_STATS
+        rows = [r for r in self._candidates(filters) if model is None or r.model == model]
+        words = {r.chunk_id: set(_WORD.findall(_indexed(r))) for r in rows}
+        wanted = set(chunk_ids)
+        everything = {r.chunk_id: r for rs in self._rows.values() for r in rs}
+        present = {
+            cid: frozenset(terms & set(_WORD.findall(_indexed(everything[cid]))))
+            for cid in wanted
+            if cid in everything
+        }
+        return TermStats(
+            chunks=len(rows),
+            df={t: sum(t in w for w in words.values()) for t in terms},
+            present=present,
+        )
+
     async def count_chunks(self, filters: SearchFilters | None = None) -> int:
         """See :meth:`VectorStore.count_chunks`."""
         return len(self._candidates(filters))
+
+
+def _indexed(r: _Row) -> str:
+    """What full-text search sees of a row: title, section and text, lower-cased."""
+    return f"{r.doc.title} {r.chunk.section or ''} {r.chunk.text}".lower()
 
 
 def _scored(r: _Row, score: float, with_embedding: bool) -> ScoredChunk:

@@ -35,7 +35,14 @@ from psycopg.rows import dict_row
 from graphs.core.database import Database
 from knowledge.embedding.base import Matrix, Vector
 from knowledge.lifecycle import SERVABLE_STATES
-from knowledge.store.base import DocumentRef, ScoredChunk, SearchFilters, VectorStoreError
+from knowledge.store.base import (
+    EMPTY_TERM_STATS,
+    DocumentRef,
+    ScoredChunk,
+    SearchFilters,
+    TermStats,
+    VectorStoreError,
+)
 from knowledge.types import Chunk
 
 Conn = psycopg.AsyncConnection[Any]
@@ -306,6 +313,49 @@ class PgVectorStore:
         async with self.db.connection() as c:
             rows = await (await c.cursor(row_factory=dict_row).execute(stmt, params)).fetchall()
         return [_scored(r, float(r["rank"]), with_embeddings) for r in rows]
+
+    async def term_stats(
+        self,
+        query: str,
+        chunk_ids: Sequence[int],
+        *,
+        filters: SearchFilters | None = None,
+        model: str | None = None,
+    ) -> TermStats:
+        """See :meth:`VectorStore.term_stats`.
+
+        The query's lexemes come from ``to_tsvector('english', query)``; each one's document
+        frequency is a count over the ``tsv`` GIN index, and the chunks' terms are the
+        intersection of their ``tsv`` with those lexemes. One round trip of two statements.
+        """
+        if not query.strip():
+            return EMPTY_TERM_STATS
+        where, params = _where(filters)
+        if model is not None:
+            where = sql.SQL("{} AND c.embedding_model = %(model)s").format(where)
+            params["model"] = model
+        params.update(text=query, ids=list(chunk_ids))
+        df_stmt = sql.SQL(
+            "WITH q AS (SELECT DISTINCT t FROM"
+            " unnest(tsvector_to_array(to_tsvector('english', %(text)s))) t)"
+            " SELECT NULL AS t, (SELECT count(*) FROM kb_chunks c WHERE c.servable {where})"
+            " UNION ALL SELECT q.t, (SELECT count(*) FROM kb_chunks c"
+            "  WHERE c.servable AND c.tsv @@ quote_literal(q.t)::tsquery {where}) FROM q"
+        ).format(where=where)
+        present_stmt = sql.SQL(
+            "SELECT c.id, ARRAY(SELECT unnest(tsvector_to_array(c.tsv)) INTERSECT"
+            " SELECT unnest(tsvector_to_array(to_tsvector('english', %(text)s))))"
+            " FROM kb_chunks c WHERE c.id = ANY(%(ids)s)"
+        )
+        async with self.db.connection() as c:
+            rows = await (await c.execute(df_stmt, params)).fetchall()
+            found = await (await c.execute(present_stmt, params)).fetchall() if chunk_ids else []
+        total = next((int(n) for t, n in rows if t is None), 0)
+        return TermStats(
+            chunks=total,
+            df={str(t): int(n) for t, n in rows if t is not None},
+            present={int(i): frozenset(terms) for i, terms in found},
+        )
 
     async def count_chunks(self, filters: SearchFilters | None = None) -> int:
         """Number of servable chunks matching ``filters``."""

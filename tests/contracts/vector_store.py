@@ -158,6 +158,21 @@ class VectorStoreContract:
         assert with_vec[0].embedding is not None
         assert np.allclose(with_vec[0].embedding, vecs[2], atol=1e-6)
 
+    async def test_term_stats(self, store: Any, add_document: AddDocument, serve: Serve) -> None:
+        texts = ["Deposits are refundable within fourteen days", "The gallery opens at noon",
+                 "Gallery memberships renew every year"]  # fmt: skip
+        await self._doc(add_document, serve, store, n=3, texts=texts)
+        hits = await store.text_search("gallery", k=5)
+        ids = {h.text: h.chunk_id for h in hits}
+        stats = await store.term_stats("gallery sauna", list(ids.values()))
+        assert stats.chunks == 3
+        df = {t: n for t, n in stats.df.items() if n or "sauna" in t}
+        assert sorted(df.values()) == [0, 2]  # "gallery" in two chunks, "sauna" in none
+        assert all(stats.present[i] for i in ids.values())
+        assert stats.absent_share() > 0.5  # the absent term is the rarer one
+        assert stats.coverage(ids[texts[1]]) == pytest.approx(1 - stats.absent_share())
+        assert (await store.term_stats("   ", [])).df == {}
+
     async def test_delete_chunks(self, store: Any, add_document: AddDocument, serve: Serve) -> None:
         ref, _ = await self._doc(add_document, serve, store, n=4)
         assert await store.delete_chunks(ref.id) == 4

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,14 @@ from knowledge.answerability import (
     MODEL_PATH,
     AnswerabilityError,
     AnswerabilityModel,
-    content_terms,
     default_model,
     features,
     load_model,
 )
 from knowledge.retriever import Retriever
-from knowledge.store.base import DocumentRef
+from knowledge.store.base import DocumentRef, TermStats
 from knowledge.store.memory import InMemoryVectorStore
 from knowledge.types import Chunk
-
-
-@dataclass(frozen=True)
-class _P:
-    text: str
-    similarity: float
-    heading_path: tuple[str, ...] = ()
 
 
 def _model(cut: float, coef: tuple[float, ...] = (1.0, 1.0, -1.0)) -> AnswerabilityModel:
@@ -45,29 +36,49 @@ def _model(cut: float, coef: tuple[float, ...] = (1.0, 1.0, -1.0)) -> Answerabil
     )
 
 
-def test_content_terms_drop_stopwords_and_fold_plurals() -> None:
-    assert content_terms("What are the fees for the policies?") == {"fee", "policy"}
+def test_features_read_similarity_coverage_and_absent_terms() -> None:
+    sims = [0.5, 0.61, 0.2] + [0.9] * 10  # only the first FEATURE_DEPTH similarities count
+    covs = [0.1, 0.7, 0.0, 0.0, 0.0, 1.0]  # only the first OVERLAP_DEPTH coverages count
+    top_sim, best, absent = features(sims[:3], covs, 0.25)
+    assert (top_sim, best, absent) == (pytest.approx(0.61), pytest.approx(0.7), 0.25)
+    assert features(sims, covs, 0.0)[:2] == [0.9, 0.7]
+    assert features([], [], 0.0) == [0.0, 0.0, 1.0]
 
 
-def test_features_overlap_and_uncovered_terms() -> None:
-    ranked = [
-        _P("The deposit is 30 percent.", 0.61, ("Booking", "Deposits")),
-        _P("Parking is free at the gallery.", 0.40),
-    ]
-    top_sim, best, uncovered = features("deposit for a sauna booking", ranked)
-    assert top_sim == pytest.approx(0.61)
-    assert best == pytest.approx(2 / 3)  # deposit + booking (heading) of deposit/sauna/booking
-    assert uncovered == pytest.approx(1 / 3)  # sauna is in no passage
-    assert features("anything", []) == [0.0, 0.0, 1.0]
-    assert features("what is it", ranked)[1:] == [0.0, 1.0]  # no content words
+def test_term_stats_weigh_rare_terms_and_find_absent_ones() -> None:
+    # 10 chunks: "deposit" in one, "booking" in all of them, "sauna" in none.
+    stats = TermStats(
+        chunks=10,
+        df={"deposit": 1, "booking": 10, "sauna": 0},
+        present={1: frozenset({"deposit", "booking"}), 2: frozenset({"booking"})},
+    )
+    assert stats.idf("sauna") > stats.idf("deposit") > stats.idf("booking") > 0
+    total = sum(stats.idf(t) for t in ("deposit", "booking", "sauna"))
+    assert stats.coverage(1) == pytest.approx((stats.idf("deposit") + stats.idf("booking")) / total)
+    assert stats.coverage(2) < stats.coverage(1) and stats.coverage(99) == 0.0
+    assert stats.absent_share() == pytest.approx(stats.idf("sauna") / total)
+    empty = TermStats(chunks=10, df={}, present={})
+    assert empty.coverage(1) == 0.0 and empty.absent_share() == 0.0
+
+
+async def test_memory_store_term_stats() -> None:
+    store = InMemoryVectorStore()
+    embedder = HashingEmbedder()
+    retriever = await _retriever(_model(cut=0.0), store)
+    ranking = await retriever.rank("sauna deposit", embedder.embed_query("sauna deposit"))
+    assert ranking.absent_share > 0  # "sauna" is in no chunk
+    best = ranking.passages[ranking.coverages.index(max(ranking.coverages))]
+    assert best.text == "The deposit is thirty percent."
+    stats = await store.term_stats("sauna deposit", [best.citation.chunk_id])
+    assert stats.chunks == 2 and stats.df == {"sauna": 0, "deposit": 1}
 
 
 def test_probability_is_a_logistic_of_standardised_features() -> None:
     m = _model(0.5)
     assert m.probability([0.0, 0.0, 0.0]) == pytest.approx(0.5)
     assert m.probability([1.0, 1.0, 0.0]) > m.probability([0.5, 0.2, 0.8])
-    assert m.answerable("deposit", [_P("deposit", 0.9)])
-    assert not m.answerable("deposit", [])
+    assert m.answerable([0.9, 0.8, 0.0])
+    assert not m.answerable([0.1, 0.0, 1.0])
 
 
 def test_shipped_model_loads_and_matches_the_code(tmp_path: Path) -> None:
@@ -89,14 +100,15 @@ def test_shipped_model_loads_and_matches_the_code(tmp_path: Path) -> None:
 
 def test_shipped_model_separates_an_obvious_pair() -> None:
     model = default_model()
-    on_topic = [_P("A deposit of 30% secures a one-to-one session.", 0.72, ("Deposits",))]
-    off_topic = [_P("Gallery opening hours are Tuesday to Sunday.", 0.18, ("Hours",))]
-    assert model.answerable("How much is the deposit for a one-to-one session?", on_topic)
-    assert not model.answerable("What is the boiling point of tungsten in kelvin?", off_topic)
+    # A close passage holding the question's rare terms vs a distant one, terms unknown.
+    assert model.answerable(features([0.72, 0.5], [0.9, 0.3], 0.0))
+    assert not model.answerable(features([0.18], [0.0], 0.8))
 
 
-async def _retriever(model: AnswerabilityModel) -> Retriever:
-    store = InMemoryVectorStore()
+async def _retriever(
+    model: AnswerabilityModel, store: InMemoryVectorStore | None = None
+) -> Retriever:
+    store = store or InMemoryVectorStore()
     embedder = HashingEmbedder()
     doc = DocumentRef(
         id=uuid.uuid4(), collection="c", source="a.md", title="A", content_type="text/markdown"

@@ -36,7 +36,6 @@ from evals.atlas_data import (
 
 HERE = Path(__file__).resolve().parent
 TYPES = {"E": "exact", "P": "paraphrase", "M": "multi_hop", "U": "unanswerable"}
-PASSES = {"dev": "dev-a", "test": "test-a"}
 
 
 def resolve(ref: str, corpus: str, doc: str) -> SectionRef:
@@ -87,7 +86,7 @@ def parse(split: str) -> list[AtlasQuestion]:
                 q = AtlasQuestion(
                     id=f"atlas-{split}-{len(out) + 1:03d}",
                     split=split,  # type: ignore[arg-type]
-                    authoring_pass=PASSES[split],
+                    authoring_pass=src.stem,  # the file is the pass: dev-a, dev-b, test-a
                     corpus=corpus,  # type: ignore[arg-type]
                     document=sections[0].document if sections else None,
                     type=qtype,  # type: ignore[arg-type]
