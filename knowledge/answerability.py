@@ -15,7 +15,7 @@ here is a logistic regression over three features of the ranked candidates and t
 
 Fitted on the Atlas dev split (passes ``dev-a`` and ``dev-b``) plus the starter-corpus retrieval
 set (158 answerable, 51 unanswerable; 2026-12-04; 5-fold cross-validated) the three abstain on
-20 % of unanswerable questions at 3 % false abstention (ROC AUC 0.75), the best similarity alone
+16 % of unanswerable questions at 3 % false abstention (ROC AUC ~0.75), the best similarity alone
 on 12 % at 4 % (AUC 0.73). Still far from issue 14's 0.90: many answerable client questions use
 words the documents never do ("much", "upfront", "giftcard") and many unanswerable ones only
 words they do ("staff", "workflow", "price"), so neither absence nor coverage separates them

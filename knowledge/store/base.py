@@ -116,8 +116,17 @@ class TermStats:
         """
         return math.log((self.chunks + 1) / (self.df.get(term, 0) + 0.5))
 
+    @property
+    def terms(self) -> list[str]:
+        """The query terms that count: words of three or more letters.
+
+        Fragments ("m" of "I'm"), numbers and references ("b", "-2041" of "B-2041") are
+        absent from most collections and would pass for rare words the corpus lacks.
+        """
+        return [t for t in self.df if len(t) >= 3 and t.isalpha()]
+
     def _total(self) -> float:
-        return sum(self.idf(t) for t in self.df)
+        return sum(self.idf(t) for t in self.terms)
 
     def coverage(self, chunk_id: int) -> float:
         """IDF-weighted share (0..1) of the query's terms found in the chunk (0.0: no terms)."""
@@ -125,7 +134,7 @@ class TermStats:
         if total <= 0:
             return 0.0
         found = self.present.get(chunk_id, frozenset())
-        return sum(self.idf(t) for t in self.df if t in found) / total
+        return sum(self.idf(t) for t in self.terms if t in found) / total
 
     def absent_share(self) -> float:
         """IDF-weighted share (0..1) of the query's terms found in no chunk at all.
@@ -136,7 +145,7 @@ class TermStats:
         total = self._total()
         if total <= 0:
             return 0.0
-        return sum(self.idf(t) for t, n in self.df.items() if n == 0) / total
+        return sum(self.idf(t) for t in self.terms if self.df[t] == 0) / total
 
 
 EMPTY_TERM_STATS = TermStats(chunks=0, df={}, present={})

@@ -57,6 +57,10 @@ def test_term_stats_weigh_rare_terms_and_find_absent_ones() -> None:
     assert stats.coverage(1) == pytest.approx((stats.idf("deposit") + stats.idf("booking")) / total)
     assert stats.coverage(2) < stats.coverage(1) and stats.coverage(99) == 0.0
     assert stats.absent_share() == pytest.approx(stats.idf("sauna") / total)
+    # Fragments and references ("m" of "I'm", "-2041" of "B-2041") are not rare words.
+    noisy = TermStats(chunks=10, df={**stats.df, "m": 0, "-2041": 0, "b": 0}, present=stats.present)
+    assert noisy.terms == ["deposit", "booking", "sauna"]
+    assert noisy.absent_share() == stats.absent_share()
     empty = TermStats(chunks=10, df={}, present={})
     assert empty.coverage(1) == 0.0 and empty.absent_share() == 0.0
 
