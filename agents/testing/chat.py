@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,10 @@ class ScriptedChatModel(BaseChatModel):
     call_count: int = 0
     tool_offers: list[tuple[str, ...]] = Field(default_factory=list)
     _cursor: int = PrivateAttr(default=0)
+    #: Makes message and tool-call ids unique across model instances and processes (a thread
+    #: checkpointed by one process and resumed by another must not see an id twice: LangGraph
+    #: replaces a message whose id it already holds).
+    _token: str = PrivateAttr(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def __init__(self, script: Sequence[Any] = (), **kwargs: Any) -> None:
         super().__init__(**{"script": list(script), **kwargs})
@@ -223,7 +228,8 @@ class ScriptedChatModel(BaseChatModel):
         self.call_count += 1
         if self.record:
             self.calls.append(call)
-        return _to_message(self.respond(call), messages, call.forced_tool, self.call_count)
+        ref = f"{self._token}-{self.call_count}"
+        return _to_message(self.respond(call), messages, call.forced_tool, self.call_count, ref)
 
 
 def _forced_tool(tools: tuple[str, ...], tool_choice: Any) -> str | None:
@@ -238,7 +244,9 @@ def _forced_tool(tools: tuple[str, ...], tool_choice: Any) -> str | None:
     return None
 
 
-def _to_message(item: Any, messages: list[BaseMessage], forced: str | None, n: int) -> AIMessage:
+def _to_message(
+    item: Any, messages: list[BaseMessage], forced: str | None, n: int, ref: str
+) -> AIMessage:
     if callable(item) and not isinstance(item, type | BaseModel):
         item = item(messages)
     if isinstance(item, BaseException) or (
@@ -246,17 +254,19 @@ def _to_message(item: Any, messages: list[BaseMessage], forced: str | None, n: i
     ):
         raise item
     if isinstance(item, str):
-        return AIMessage(content=item, id=f"scripted-{n}")
+        return AIMessage(content=item, id=f"scripted-{ref}")
     if isinstance(item, AIMessage):
-        calls = [{**c, "id": c.get("id") or f"call_{n}_{i}"} for i, c in enumerate(item.tool_calls)]
-        return item.model_copy(update={"tool_calls": calls, "id": item.id or f"scripted-{n}"})
+        calls = [
+            {**c, "id": c.get("id") or f"call_{ref}_{i}"} for i, c in enumerate(item.tool_calls)
+        ]
+        return item.model_copy(update={"tool_calls": calls, "id": item.id or f"scripted-{ref}"})
     if isinstance(item, BaseModel | dict):
         args = item.model_dump(mode="json") if isinstance(item, BaseModel) else dict(item)
         name = forced or (type(item).__name__ if isinstance(item, BaseModel) else None)
         if name is None:
             raise TypeError(f"call #{n}: a dict reply needs a forced tool (structured output)")
-        call = {"name": name, "args": args, "id": f"call_{n}_0", "type": "tool_call"}
-        return AIMessage(content="", tool_calls=[call], id=f"scripted-{n}")
+        call = {"name": name, "args": args, "id": f"call_{ref}_0", "type": "tool_call"}
+        return AIMessage(content="", tool_calls=[call], id=f"scripted-{ref}")
     raise TypeError(f"call #{n}: cannot reply with {type(item).__name__}")
 
 
