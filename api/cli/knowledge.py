@@ -307,6 +307,7 @@ def docs(
     """List knowledge documents with their workflow state and chunk count."""
     from graphs.workflows.engine import WorkflowEngine
     from knowledge.documents import DocumentRepository
+    from knowledge.lifecycle import SERVABLE_STATES
 
     async def go() -> Any:
         async with await Database.connect() as db:
@@ -322,7 +323,7 @@ def docs(
     for col in ("id", "title", "collection", "state", "chunks", "source"):
         table.add_column(col, no_wrap=col in ("id", "state"))
     for r in rows:
-        served = "green" if r.state in ("active", "review_scheduled") else "yellow"
+        served = "green" if r.state in SERVABLE_STATES else "yellow"
         table.add_row(str(r.id), r.title, r.collection, f"[{served}]{r.state}[/]",
                       str(r.chunks), r.source)  # fmt: skip
     console.print(table)

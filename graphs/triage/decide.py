@@ -32,7 +32,7 @@ from graphs.triage.levels import RISK_THRESHOLD, derive_level
 from graphs.triage.model import CompiledTriage, Probabilities, TriageModels
 from graphs.triage.rules import answer_to_offer, is_greeting, reply_act, risk_rule
 from graphs.triage.schema import PERSONA_LABELS, TriageDecision
-from graphs.workflows.model import PERSONAS
+from graphs.workflows.model import GRACE, PERSONAS
 
 if TYPE_CHECKING:
     from knowledge.embedding.base import Embedder
@@ -57,7 +57,6 @@ MULTI_THRESHOLD = 0.5
 #: carry a date scored just over 0.5 ("Can I book a sound bath for next Tuesday?": 0.51).
 ONE_CLAUSE_MULTI_THRESHOLD = 0.6
 _REQUEST_ACTS = ("request", "question")
-GRACE = "grace"
 #: Risks with no domain persona to hand back to: Grace holds the turn for a person.
 _NO_DOMAIN_RISKS = frozenset({"self_harm", "safety", "human_request"})
 

@@ -14,7 +14,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from graphs.workflows.model import PERSONAS, Addressee
+from graphs.workflows.model import GRACE, PERSONAS, Addressee
 
 Risk = Literal[
     "none",
@@ -35,7 +35,7 @@ RISKS: tuple[str, ...] = get_args(Risk)
 #: Dialogue acts, in the corpus's order.
 ACTS: tuple[str, ...] = get_args(Act)
 #: Persona labels: the eight personas and Grace herself (messages about the service itself).
-PERSONA_LABELS: tuple[str, ...] = (*PERSONAS, "grace")
+PERSONA_LABELS: tuple[str, ...] = (*PERSONAS, GRACE)
 #: Acts that may change business state: only these let a persona fire a transition.
 STATE_CHANGING_ACTS = frozenset({"request", "confirmation"})
 
