@@ -67,7 +67,7 @@ async def test_a_turn_that_keeps_failing_is_given_up_after_max_attempts(db: Data
     a = await _replica(db, "replica-a", ScriptedChatModel(), 0.0)  # empty script: every call fails
     try:
         await ThreadInbox(db, owner="replica-dead", lease_s=0.0).swap(
-            "t-bad", InboxMessage("m-bad", "hello?", None, "client")
+            "t-bad", InboxMessage("m-bad", "Can I book a massage?", None, "client")
         )
         sweeper = TurnSweeper(a, max_attempts=2)
         for _ in range(2):

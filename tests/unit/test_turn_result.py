@@ -34,7 +34,7 @@ def test_the_api_schema_reads_the_typed_result() -> None:
     turn = TurnResult(thread_id="t-1", turn=2, reply="", persona="grace", level=4,
                       escalation=esc)  # fmt: skip
     body = ChatResponse.from_turn(turn)
-    assert body.agent == "grace" and body.escalation is not None
+    assert body.persona == "grace" and body.escalation is not None
     assert body.escalation.id == str(esc.id)
 
 

@@ -95,7 +95,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
 async def test_metrics_count_requests_by_route_template_and_turns(
     client: httpx.AsyncClient,
 ) -> None:
-    turn = (await client.post("/v1/chat", json={"message": "hello there"})).json()
+    turn = (await client.post("/v1/chat", json={"message": "Can I book a massage?"})).json()
     await client.get(f"/v1/threads/{turn['thread_id']}")
     await client.get("/v1/no-such-route")
     await client.post("/v1/knowledge/search", json={"query": "anything"})
