@@ -7,8 +7,9 @@ window of the given length, with no burst at window edges.
 Storage: ``limits.aio.storage.RedisStorage`` (redis-py client) when ``settings.redis_url`` is
 set, so every replica shares one count per key; ``MemoryStorage`` otherwise. If Redis is
 configured but unreachable, the limiter falls back to in-process counting (each replica then
-limits alone), logs that once, reports ``mode = "memory (redis unavailable)"`` in
-:meth:`RateLimiter.status` (for ``/readyz``) and tries Redis again every ``redis_retry_s``.
+limits alone), reports ``mode = "memory (redis unavailable)"`` in :meth:`RateLimiter.status`
+(for ``/readyz``) and tries Redis again every ``redis_retry_s``. The outage bookkeeping and its
+once-only log lines are the shared :class:`graphs.core.redis.RedisBreaker`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
-from graphs.core.redis import redis_url
+from graphs.core.redis import RedisBreaker, redis_url
 
 if TYPE_CHECKING:
     from graphs.core.settings import Settings
@@ -105,15 +106,14 @@ class RateLimiter:
                 socket_timeout=2.0,
             )
             self._redis_limiter = MovingWindowRateLimiter(self._redis)
-        self._down_since: float | None = None
-        self._last_error: str | None = None
+        self.breaker = RedisBreaker("rate_limiter", cooldown_s=redis_retry_s)
 
     @property
     def mode(self) -> str:
         """``redis``, ``memory`` (no Redis configured) or ``memory (redis unavailable)``."""
         if self._redis is None:
             return MODE_MEMORY
-        return MODE_FALLBACK if self._down_since is not None else MODE_REDIS
+        return MODE_FALLBACK if self.breaker.down else MODE_REDIS
 
     def status(self) -> dict[str, Any]:
         """A snapshot for ``/readyz``: ``mode``, ``limit``, ``redis_configured``, ``error``."""
@@ -121,7 +121,7 @@ class RateLimiter:
             "mode": self.mode,
             "limit": str(self.item),
             "redis_configured": self._redis is not None,
-            "error": self._last_error if self._down_since is not None else None,
+            "error": self.breaker.last_error,
         }
 
     async def probe(self) -> dict[str, Any]:
@@ -130,12 +130,12 @@ class RateLimiter:
             try:
                 healthy = await self._redis.check()
             except Exception as exc:  # check() swallows most errors; be safe
-                healthy = False
-                self._last_error = str(exc)
+                self.breaker.failed(exc)
+                return self.status()
             if healthy:
-                self._restored()
+                self.breaker.succeeded()
             else:
-                self._failed(self._last_error or "PING failed")
+                self.breaker.failed("PING failed")
         return self.status()
 
     async def hit(self, key: str) -> RateLimitOutcome:
@@ -148,7 +148,7 @@ class RateLimiter:
             try:
                 return await self._hit(limiter, key)
             except (StorageError, OSError, TimeoutError) as exc:
-                self._failed(str(exc))
+                self.breaker.failed(exc)
         return await self._hit(self._memory_limiter, key)
 
     async def reset(self) -> None:
@@ -158,7 +158,7 @@ class RateLimiter:
             try:
                 await self._redis.reset()
             except (StorageError, OSError, TimeoutError) as exc:
-                self._failed(str(exc))
+                self.breaker.failed(exc)
 
     async def close(self) -> None:
         """Close the Redis connections (at shutdown)."""
@@ -169,34 +169,16 @@ class RateLimiter:
     def _active_limiter(self) -> MovingWindowRateLimiter:
         if self._redis_limiter is None:
             return self._memory_limiter
-        if self._down_since is None:
-            return self._redis_limiter
-        if time.monotonic() - self._down_since >= self.redis_retry_s:
-            return self._redis_limiter  # try again; a success restores shared limiting
-        return self._memory_limiter
+        # while down, the breaker lets one hit try again every redis_retry_s; a success
+        # restores shared limiting
+        return self._redis_limiter if self.breaker.available() else self._memory_limiter
 
     async def _hit(self, limiter: MovingWindowRateLimiter, key: str) -> RateLimitOutcome:
         allowed = await limiter.hit(self.item, key)
         if limiter is self._redis_limiter:
-            self._restored()
+            self.breaker.succeeded()
         if allowed:
             return RateLimitOutcome(True, str(self.item), -1, 0)
         stats = await limiter.get_window_stats(self.item, key)
         wait = max(1, math.ceil(stats.reset_time - time.time()))
         return RateLimitOutcome(False, str(self.item), stats.remaining, wait)
-
-    def _failed(self, error: str) -> None:
-        self._last_error = error
-        if self._down_since is None:
-            log.warning(
-                "rate limiter: redis unavailable, limiting in process",
-                error=error,
-                mode=MODE_FALLBACK,
-            )
-        self._down_since = time.monotonic()
-
-    def _restored(self) -> None:
-        if self._down_since is not None:
-            log.warning("rate limiter: redis reachable again, limits shared", mode=MODE_REDIS)
-        self._down_since = None
-        self._last_error = None

@@ -110,20 +110,33 @@ class RedisBreaker:
         self.cooldown_s = cooldown_s
         self.down = False
         self._retry_at = 0.0
+        self._last_error: str | None = None
+
+    @property
+    def last_error(self) -> str | None:
+        """The latest error while Redis is down (``"ConnectionError: ..."``); None when up."""
+        return self._last_error if self.down else None
 
     def available(self) -> bool:
         """Whether to try Redis now."""
         return not self.down or time.monotonic() >= self._retry_at
 
-    def failed(self, exc: BaseException) -> None:
-        """Record a Redis error (logged only on the transition to down)."""
+    def failed(self, exc: BaseException | str) -> None:
+        """Record a Redis error (logged only on the transition to down).
+
+        Args:
+            exc: The exception raised, or a description when the failure was not one
+                (a health check that answered False).
+        """
         self._retry_at = time.monotonic() + self.cooldown_s
+        self._last_error = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
         if not self.down:
             self.down = True
-            log.warning("redis_down", user=self.name, error=f"{type(exc).__name__}: {exc}")
+            log.warning("redis_down", user=self.name, error=self._last_error)
 
     def succeeded(self) -> None:
         """Record a Redis success (logged only on the transition back to up)."""
         if self.down:
             self.down = False
             log.info("redis_up", user=self.name)
+        self._last_error = None

@@ -66,8 +66,9 @@ async def test_redis_down_falls_back_to_memory_and_says_so() -> None:
     assert outcomes[-1].retry_after_s >= 1
     assert status["mode"] == MODE_FALLBACK == "memory (redis unavailable)"
     assert status["redis_configured"] and status["error"]
-    warnings = [e for e in logs if "redis unavailable" in e["event"]]
-    assert len(warnings) == 1, logs  # logged once, not per request
+    warnings = [e for e in logs if e["event"] == "redis_down"]
+    assert len(warnings) == 1, logs  # logged once (the shared breaker), not per request
+    assert warnings[0]["user"] == "rate_limiter" and "Error" in warnings[0]["error"]
     await limiter.close()
 
 
@@ -88,9 +89,12 @@ async def test_shared_limiting_resumes_when_redis_answers_again(
         return await real_hit(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(limiter._redis_limiter, "hit", flaky_hit)
-    assert (await limiter.hit("key-1")).allowed  # counted in memory meanwhile
-    assert limiter.status()["mode"] == MODE_FALLBACK
-    assert (await limiter.hit("key-1")).allowed  # retried on Redis: shared again
+    with capture_logs() as logs:
+        assert (await limiter.hit("key-1")).allowed  # counted in memory meanwhile
+        assert limiter.status()["mode"] == MODE_FALLBACK
+        assert "connection reset" in limiter.status()["error"]
+        assert (await limiter.hit("key-1")).allowed  # retried on Redis: shared again
+    assert [e["event"] for e in logs if e["event"] == "redis_down"] == ["redis_down"]  # once
     assert limiter.status() == {
         "mode": MODE_REDIS, "limit": "5 per 1 minute", "redis_configured": True, "error": None,
     }  # fmt: skip
