@@ -41,7 +41,8 @@ from evals.bench.kb_search import (
     with_options,
 )
 from graphs.core.database import Database
-from knowledge.store.pgvector import HNSW_BUILD, PgVectorStore
+from knowledge.store.pg_sql import HNSW_BUILD
+from knowledge.store.pgvector import PgVectorStore
 
 #: Session setting for index builds (a per-session GUC; the server config is left alone).
 BUILD_MEMORY = "1GB"

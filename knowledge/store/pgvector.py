@@ -5,8 +5,9 @@ search on a generated ``tsvector`` column.
 
 Search strategy (measured by ``grace bench knowledge``: 100k clustered 384-d vectors, 2 cores):
 
-* unfiltered: the model's HNSW index (``ef_construction=128``, see :data:`HNSW_BUILD`),
-  ``hnsw.ef_search`` from settings (default 64: recall@10 0.998; 100: 1.0; 40: 0.985);
+* unfiltered: the model's HNSW index (``ef_construction=128``, see
+  :data:`knowledge.store.pg_sql.HNSW_BUILD`), ``hnsw.ef_search`` from settings (default 64:
+  recall@10 0.998; 100: 1.0; 40: 0.985);
 * filtered, few matching rows (<= ``exact_search_max_rows``, default 3,000): an exact scan
   through the btree on ``(collection, embedding_model)``, recall 1.0. It costs 3-4 µs per
   matching row (each row sits on its own heap page), so it only wins for small sets: at 1-2 %
@@ -43,30 +44,22 @@ from knowledge.store.base import (
     TermStats,
     VectorStoreError,
 )
+from knowledge.store.pg_sql import (
+    COLUMNS,
+    create_index_sql,
+    index_name,
+    scored_chunk,
+    to_numpy,
+    where_clause,
+)
 from knowledge.types import Chunk
 
 Conn = psycopg.AsyncConnection[Any]
 _COUNT_TTL_S = 30.0
-#: HNSW build parameters. ``ef_construction=128`` instead of pgvector's 64 builds a better graph:
-#: on 100k clustered 384-d vectors recall@10 at ``ef_search=40`` rose from 0.93-0.96 to
-#: 0.98-0.99 and at 100 from 0.97-0.998 to 0.995-1.0, for a build about 1.8x as long (38 s ->
-#: 70 s with 1 GB ``maintenance_work_mem`` on 2 cores; ``grace bench knowledge``). Inserting a
-#: few chunks at a time stays cheap next to embedding them.
-HNSW_BUILD = "m = 16, ef_construction = 128"
 #: Measured crossover (``grace bench knowledge``, 100k rows of 384-d, 2 cores): an exact scan
 #: costs 3-4 µs per matching row; HNSW with iterative scan about 6 ms at 5 % selectivity
 #: (recall 0.98) but 11 ms at 2 % (recall 0.96, p95 30 ms). They cross at 2-3k rows.
 DEFAULT_EXACT_SEARCH_MAX_ROWS = 3_000
-_COLUMNS = (
-    "c.id, c.document_id, c.text, c.title, c.section, c.heading_path, c.source, c.collection,"
-    " c.content_type, c.start_offset, c.end_offset"
-)
-
-
-def index_name(model: str, dimension: int) -> str:
-    """Name of the HNSW index for ``model`` vectors of ``dimension`` (stable, <= 63 chars)."""
-    digest = hashlib.sha1(f"{model}:{dimension}".encode()).hexdigest()[:12]
-    return f"kb_chunks_hnsw_{digest}"
 
 
 class PgVectorStore:
@@ -90,7 +83,7 @@ class PgVectorStore:
         """Create the HNSW cosine index for ``model`` if missing; returns its name.
 
         Built with ``m=16`` (pgvector's default) and ``ef_construction=128`` (default 64); see
-        :data:`HNSW_BUILD`.
+        :data:`knowledge.store.pg_sql.HNSW_BUILD`.
         """
         name = index_name(model, dimension)
         if (model, dimension) in self._indexed:
@@ -98,7 +91,7 @@ class PgVectorStore:
         async with self.db.connection() as c:
             await c.execute("SELECT pg_advisory_lock(hashtext('kb_chunks_index'))")
             try:
-                await c.execute(_create_index_sql(name, model, dimension))
+                await c.execute(create_index_sql(name, model, dimension))
             finally:
                 await c.execute("SELECT pg_advisory_unlock(hashtext('kb_chunks_index'))")
         self._indexed.add((model, dimension))
@@ -141,7 +134,7 @@ class PgVectorStore:
             if dim and (model, dim) not in self._indexed:
                 # On the caller's connection: another connection's CREATE INDEX would wait for
                 # this transaction's locks on kb_chunks while this transaction waits for it.
-                await conn.execute(_create_index_sql(index_name(model, dim), model, dim))
+                await conn.execute(create_index_sql(index_name(model, dim), model, dim))
                 self._indexed.add((model, dim))
             return await self._replace(conn, document, chunks, vectors, model, text_hashes)
         if dim:
@@ -232,7 +225,7 @@ class PgVectorStore:
                     (model, list(hashes)),
                 )
             ).fetchall()
-        return {h: _to_numpy(v) for h, v in rows}
+        return {h: to_numpy(v) for h, v in rows}
 
     # ------------------------------------------------------------------ reads
     async def search(
@@ -249,7 +242,7 @@ class PgVectorStore:
             return []
         q = np.asarray(query, dtype=np.float32)
         dim = int(q.shape[0])
-        where, params = _where(filters)
+        where, params = where_clause(filters)
         exact = (
             filters is not None
             and not filters.empty
@@ -265,7 +258,7 @@ class PgVectorStore:
             " ORDER BY {order} LIMIT %(k)s)"
             " SELECT * FROM hits ORDER BY distance, id"
         ).format(
-            cols=sql.SQL(_COLUMNS),
+            cols=sql.SQL(COLUMNS),
             emb=emb,
             vec=vec,
             model=sql.Literal(model),
@@ -275,7 +268,7 @@ class PgVectorStore:
         params.update(q=q, k=k)
         async with self.db.connection() as c:
             rows = await (await c.cursor(row_factory=dict_row).execute(stmt, params)).fetchall()
-        return [_scored(r, 1.0 - float(r["distance"]), with_embeddings) for r in rows]
+        return [scored_chunk(r, 1.0 - float(r["distance"]), with_embeddings) for r in rows]
 
     async def text_search(
         self,
@@ -297,7 +290,7 @@ class PgVectorStore:
         """
         if k <= 0 or not query.strip():
             return []
-        where, params = _where(filters)
+        where, params = where_clause(filters)
         if model is not None:
             where = sql.SQL("{} AND c.embedding_model = %(model)s").format(where)
             params["model"] = model
@@ -308,11 +301,11 @@ class PgVectorStore:
             " SELECT {cols}{emb}, ts_rank_cd(c.tsv, q.query) AS rank FROM kb_chunks c, q"
             " WHERE q.query IS NOT NULL AND c.tsv @@ q.query AND c.servable {where}"
             " ORDER BY rank DESC, c.id LIMIT %(k)s"
-        ).format(cols=sql.SQL(_COLUMNS), emb=emb, where=where)
+        ).format(cols=sql.SQL(COLUMNS), emb=emb, where=where)
         params.update(text=query, k=k)
         async with self.db.connection() as c:
             rows = await (await c.cursor(row_factory=dict_row).execute(stmt, params)).fetchall()
-        return [_scored(r, float(r["rank"]), with_embeddings) for r in rows]
+        return [scored_chunk(r, float(r["rank"]), with_embeddings) for r in rows]
 
     async def term_stats(
         self,
@@ -330,7 +323,7 @@ class PgVectorStore:
         """
         if not query.strip():
             return EMPTY_TERM_STATS
-        where, params = _where(filters)
+        where, params = where_clause(filters)
         if model is not None:
             where = sql.SQL("{} AND c.embedding_model = %(model)s").format(where)
             params["model"] = model
@@ -359,7 +352,7 @@ class PgVectorStore:
 
     async def count_chunks(self, filters: SearchFilters | None = None) -> int:
         """Number of servable chunks matching ``filters``."""
-        where, params = _where(filters)
+        where, params = where_clause(filters)
         stmt = sql.SQL("SELECT count(*) FROM kb_chunks c WHERE c.servable {}").format(where)
         async with self.db.connection() as c:
             row = await (await c.execute(stmt, params)).fetchone()
@@ -377,7 +370,7 @@ class PgVectorStore:
         now = time.monotonic()
         if hit is not None and now - hit[0] < _COUNT_TTL_S:
             return hit[1]
-        where, params = _where(filters)
+        where, params = where_clause(filters)
         stmt = sql.SQL(
             "SELECT count(*) FROM (SELECT 1 FROM kb_chunks c"
             " WHERE c.embedding_model = %(model)s {} LIMIT %(limit)s) s"
@@ -388,57 +381,3 @@ class PgVectorStore:
         n = int(row[0]) if row else 0
         self._counts[key] = (now, n)
         return n
-
-
-def _create_index_sql(name: str, model: str, dimension: int) -> sql.Composed:
-    return sql.SQL(
-        "CREATE INDEX IF NOT EXISTS {name} ON kb_chunks USING hnsw "
-        "((embedding::vector({dim})) vector_cosine_ops) WITH ({build})"
-        " WHERE embedding_model = {model}"
-    ).format(
-        name=sql.Identifier(name),
-        dim=sql.Literal(dimension),
-        build=sql.SQL(HNSW_BUILD),
-        model=sql.Literal(model),
-    )
-
-
-def _where(filters: SearchFilters | None) -> tuple[sql.Composable, dict[str, Any]]:
-    parts: list[sql.Composable] = []
-    params: dict[str, Any] = {}
-    if filters is not None:
-        for column, values in (
-            ("collection", filters.collections),
-            ("content_type", filters.content_types),
-            ("source", filters.sources),
-        ):
-            if values:
-                parts.append(sql.SQL("AND c.{} = ANY(%({})s)").format(
-                    sql.Identifier(column), sql.SQL(column)))  # fmt: skip
-                params[column] = list(values)
-    return sql.SQL(" ").join(parts), params
-
-
-def _scored(r: dict[str, Any], score: float, with_embedding: bool) -> ScoredChunk:
-    return ScoredChunk(
-        chunk_id=int(r["id"]),
-        document_id=r["document_id"],
-        text=r["text"],
-        title=r["title"],
-        section=r["section"],
-        heading_path=tuple(r["heading_path"] or ()),
-        source=r["source"],
-        collection=r["collection"],
-        content_type=r["content_type"],
-        score=score,
-        start=int(r["start_offset"]),
-        end=int(r["end_offset"]),
-        embedding=_to_numpy(r["embedding"]) if with_embedding else None,
-    )
-
-
-def _to_numpy(value: Any) -> Vector:
-    """Normalise what pgvector returns (``Vector`` objects or arrays) to float32 numpy."""
-    if hasattr(value, "to_numpy"):
-        value = value.to_numpy()
-    return np.asarray(value, dtype=np.float32)
