@@ -167,7 +167,7 @@ def build_train() -> list[dict[str, Any]]:
 
 
 def build_dev() -> list[dict[str, Any]]:
-    """The dev items (pass ``dev-a``) in file order."""
+    """The dev items (passes ``dev-a`` and ``dev-b``) in file order."""
     return [i for f in sorted((HERE / "src").glob("dev-*.txt")) for i in parse(f)]
 
 
