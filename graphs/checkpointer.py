@@ -10,6 +10,7 @@ through their idempotency keys.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -31,7 +32,47 @@ class PooledPostgresSaver(AsyncPostgresSaver):
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         super().__init__(pool)
+        self._pool = pool
         self.lock = contextlib.nullcontext()  # type: ignore[assignment]
+
+    async def setup(self) -> None:
+        """Create or migrate the checkpoint tables, one process at a time.
+
+        Raises:
+            TypeError: the pool was opened with a callable connection string.
+
+        The base class's migrations are ``CREATE TABLE IF NOT EXISTS``, which PostgreSQL does
+        not make safe against a concurrent twin: two replicas starting at once both create
+        the ``checkpoint_migrations`` row type and one fails with a unique violation on
+        ``pg_type`` (seen when ``grace bench api`` starts several server processes). A
+        session advisory lock (:data:`SETUP_LOCK_KEY`), held on a connection of its own (not
+        the pool's, so a one-connection pool cannot deadlock) around the base ``setup``,
+        serialises them; the second process then finds the tables there.
+        """
+        import psycopg
+
+        conninfo = self._pool.conninfo
+        if not isinstance(conninfo, str):  # open_checkpoint_pool always passes the URL
+            raise TypeError("PooledPostgresSaver needs a pool opened with a connection string")
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            # Polled, not a blocking pg_advisory_lock: the migrations include CREATE INDEX
+            # CONCURRENTLY, which waits for every open snapshot, a blocked lock call included,
+            # so waiting inside PostgreSQL would deadlock the two replicas undetected.
+            while True:
+                cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+                row = await cur.fetchone()
+                if row is not None and row[0]:
+                    break
+                await asyncio.sleep(0.05)
+            try:
+                await super().setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+
+
+#: Advisory-lock key serialising checkpointer setup across processes (a constant no other
+#: advisory lock of the application uses; see ``graphs/core/migrate.py`` for the migrations').
+SETUP_LOCK_KEY = 7_341_902_118
 
 
 async def open_checkpoint_pool(url: str, *, max_size: int = 10) -> AsyncConnectionPool[Any]:

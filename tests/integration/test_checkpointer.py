@@ -32,6 +32,38 @@ async def test_a_checkpoint_read_proceeds_while_another_operation_holds_a_connec
         await pool.close()
 
 
+async def test_replicas_starting_at_once_set_the_checkpoint_tables_up_once(
+    database_url: str,
+) -> None:
+    """Four savers (as four replicas) run setup at once on a database without the tables.
+
+    Unserialised, the base class's ``CREATE TABLE IF NOT EXISTS`` raced: one replica died with
+    a unique violation on ``pg_type`` (``checkpoint_migrations``).
+    """
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for table in (
+            "checkpoint_writes",
+            "checkpoint_blobs",
+            "checkpoints",
+            "checkpoint_migrations",
+        ):
+            await conn.execute(f"DROP TABLE IF EXISTS {table}")
+    pools = [await open_checkpoint_pool(database_url, max_size=1) for _ in range(4)]
+    try:
+        setups = asyncio.gather(*(PooledPostgresSaver(p).setup() for p in pools))
+        await asyncio.wait_for(setups, timeout=60)
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            row = await (
+                await conn.execute("SELECT count(*) FROM checkpoint_migrations")
+            ).fetchone()
+        assert row is not None and row[0] == len(PooledPostgresSaver.MIGRATIONS)
+    finally:
+        for p in pools:
+            await p.close()
+
+
 async def test_concurrent_turns_on_many_threads_keep_every_message(db: Database) -> None:
     rt = await GraceRuntime.open(
         db=db,
