@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -29,8 +28,6 @@ from graphs.core.redis import RedisBreaker, redis_url
 
 if TYPE_CHECKING:
     from graphs.core.settings import Settings
-
-log = structlog.get_logger(__name__)
 
 #: Default Redis key prefix of the shared counters (replicas must use the same one).
 DEFAULT_KEY_PREFIX = "grace:ratelimit"
@@ -90,7 +87,6 @@ class RateLimiter:
     ) -> None:
         self.item: RateLimitItem = parse(limit or settings.rate_limit)
         self.key_prefix = key_prefix
-        self.redis_retry_s = redis_retry_s
         self._memory = MemoryStorage()
         self._memory_limiter = MovingWindowRateLimiter(self._memory)
         url = redis_url(settings)

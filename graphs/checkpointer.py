@@ -32,14 +32,10 @@ class PooledPostgresSaver(AsyncPostgresSaver):
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         super().__init__(pool)
-        self._pool = pool
         self.lock = contextlib.nullcontext()  # type: ignore[assignment]
 
     async def setup(self) -> None:
         """Create or migrate the checkpoint tables, one process at a time.
-
-        Raises:
-            TypeError: the pool was opened with a callable connection string.
 
         The base class's migrations are ``CREATE TABLE IF NOT EXISTS``, which PostgreSQL does
         not make safe against a concurrent twin: two replicas starting at once both create
@@ -48,10 +44,13 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         session advisory lock (:data:`SETUP_LOCK_KEY`), held on a connection of its own (not
         the pool's, so a one-connection pool cannot deadlock) around the base ``setup``,
         serialises them; the second process then finds the tables there.
+
+        Raises:
+            TypeError: the pool was opened with a callable connection string.
         """
         import psycopg
 
-        conninfo = self._pool.conninfo
+        conninfo = getattr(self.conn, "conninfo", None)  # the base class keeps the pool here
         if not isinstance(conninfo, str):  # open_checkpoint_pool always passes the URL
             raise TypeError("PooledPostgresSaver needs a pool opened with a connection string")
         async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
